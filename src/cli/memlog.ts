@@ -1,0 +1,32 @@
+/** memlog: one command for every job, `memlog daemon|read|run ...`. */
+import { memlogdMain } from './memlogd.js';
+import { logreadMain } from './logread.js';
+import { launcherMain } from './launcher.js';
+import type { Main } from './run.js';
+
+const COMMANDS: Record<string, { main: (argv: string[], synopsis: string) => Promise<number | undefined>; synopsis: string; help: string }> = {
+  daemon: { main: memlogdMain, synopsis: 'memlog daemon [flags]', help: 'run memlogd, the in-memory log daemon' },
+  read: { main: logreadMain, synopsis: 'memlog read [-socket PATH] [-f | -F]', help: 'dump or follow the ring (logread)' },
+  run: { main: launcherMain, synopsis: 'memlog run [-socket PATH] [-n NAME] COMMAND [ARGS...]', help: "run a command with its output handed to memlogd" },
+};
+
+function overview(): string {
+  const lines = ['Usage: memlog COMMAND [flags]', '', 'Commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(8)} ${c.help}`);
+  lines.push('', "Run 'memlog COMMAND -help' for a command's flags.");
+  return lines.join('\n') + '\n';
+}
+
+export const memlogMain: Main = async (argv) => {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '-h' || name === '-help' || name === '--help') {
+    process.stdout.write(overview());
+    return name === undefined ? 2 : 0;
+  }
+  const command = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) {
+    process.stderr.write(`memlog: unknown command "${name}"\n${overview()}`);
+    return 2;
+  }
+  return command.main(rest, command.synopsis);
+};

@@ -1,0 +1,99 @@
+/** memlogd: the daemon's command line (upstream flags, PROTOCOL.md section 3). */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bindDgram, bindListen } from '../native.js';
+import { DEFAULTS, Memlogd, validateOptions, type MemlogdOptions } from '../daemon/memlogd.js';
+import { claimSocketPath } from '../daemon/socket-path.js';
+import { parseFlags, usage, type FlagSpecs } from './flags.js';
+
+export const MEMLOGD_FLAGS = {
+  'socket-log': { type: 'string', arg: 'PATH', default: DEFAULTS.socketLog, help: 'datagram socket that receives fds to read' },
+  'socket-query': { type: 'string', arg: 'PATH', default: DEFAULTS.socketQuery, help: 'stream socket for dump and follow clients' },
+  'fd-log': { type: 'int', help: 'an already bound SOCK_DGRAM fd to use instead of -socket-log' },
+  'fd-query': { type: 'int', help: 'an already listening SOCK_STREAM fd to use instead of -socket-query' },
+  'max-lines': { type: 'int', default: DEFAULTS.maxLines, help: 'entries kept in the ring' },
+  'max-line-len': { type: 'int', default: DEFAULTS.maxLineLen, help: 'bytes kept of a line; the rest of a longer line is dropped' },
+  'max-bytes': { type: 'int', default: DEFAULTS.maxBytes, help: 'bytes of message text kept in the ring' },
+  'mode-timeout-ms': { type: 'int', default: 10_000, help: 'how long a query client may take to send its mode byte' },
+  daemonize: { type: 'bool', help: 'bind both sockets, then go on in the background and return' },
+} satisfies FlagSpecs;
+
+const BIN_MEMLOGD = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/memlogd');
+
+export async function memlogdMain(argv: string[], synopsis = 'memlogd [flags]'): Promise<number | undefined> {
+  const { values, rest, help } = parseFlags(argv, MEMLOGD_FLAGS);
+  if (help) {
+    process.stdout.write(usage(synopsis, MEMLOGD_FLAGS));
+    return 0;
+  }
+  if (rest.length > 0) {
+    process.stderr.write(`memlogd: unexpected argument "${rest[0]}"\n`);
+    return 2;
+  }
+  const opts: MemlogdOptions = {
+    socketLog: values['socket-log'] ?? DEFAULTS.socketLog,
+    socketQuery: values['socket-query'] ?? DEFAULTS.socketQuery,
+    fdLog: values['fd-log'],
+    fdQuery: values['fd-query'],
+    maxLines: values['max-lines'] ?? DEFAULTS.maxLines,
+    maxLineLen: values['max-line-len'] ?? DEFAULTS.maxLineLen,
+    maxBytes: values['max-bytes'] ?? DEFAULTS.maxBytes,
+    modeTimeoutMs: values['mode-timeout-ms'],
+  };
+  validateOptions(opts);
+  if (values.daemonize) return daemonize(opts);
+
+  const daemon = await Memlogd.start(opts);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  await daemon.close();
+  return 0;
+}
+
+/**
+ * Binds both sockets here, so that they exist when this process returns, then
+ * starts the daemon proper in the background with them as fds 3 and 4.
+ */
+async function daemonize(opts: MemlogdOptions): Promise<number> {
+  const fds: number[] = [];
+  try {
+    let logFd = opts.fdLog;
+    if (logFd === undefined) {
+      await claimSocketPath(opts.socketLog);
+      logFd = bindDgram(opts.socketLog);
+      fds.push(logFd);
+    }
+    let queryFd = opts.fdQuery;
+    if (queryFd === undefined) {
+      await claimSocketPath(opts.socketQuery);
+      queryFd = bindListen(opts.socketQuery, 511);
+      fds.push(queryFd);
+    }
+    const args = [
+      BIN_MEMLOGD,
+      '-fd-log=3',
+      '-fd-query=4',
+      `-max-lines=${opts.maxLines}`,
+      `-max-line-len=${opts.maxLineLen}`,
+      `-max-bytes=${opts.maxBytes}`,
+      ...(opts.modeTimeoutMs === undefined ? [] : [`-mode-timeout-ms=${opts.modeTimeoutMs}`]),
+    ];
+    const child = spawn(process.execPath, args, {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'ignore', logFd, queryFd],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    child.unref();
+    return 0;
+  } finally {
+    for (const fd of fds) fs.closeSync(fd);
+  }
+}

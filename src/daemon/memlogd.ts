@@ -1,0 +1,160 @@
+/**
+ * memlogd as a library: the ring, the log socket feeding it and the query
+ * socket reading from it, wired together. bin/memlogd is a thin layer over this.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import { bindDgram, bindListen } from '../native.js';
+import { clock } from '../entry/clock.js';
+import { Ring } from '../ring/ring.js';
+import { SourceTable, type Source } from '../ring/sources.js';
+import { LogSocket } from '../inputs/log-socket.js';
+import { QueryServer } from '../outputs/query-server.js';
+import { encodeStandalone } from '../outputs/entry-encoder.js';
+import { claimSocketPath } from './socket-path.js';
+
+export const DEFAULT_LOG_SOCKET = '/var/run/linuxkit-external-logging.sock';
+export const DEFAULT_QUERY_SOCKET = '/var/run/memlogdq.sock';
+
+export interface MemlogdOptions {
+  socketLog: string;
+  socketQuery: string;
+  /** An already bound SOCK_DGRAM fd; overrides socketLog. */
+  fdLog?: number;
+  /** An already listening SOCK_STREAM fd; overrides socketQuery. */
+  fdQuery?: number;
+  maxLines: number;
+  maxLineLen: number;
+  /** Bound on the bytes of message text in the ring. */
+  maxBytes: number;
+  /** How long a query client may take to send its mode byte. */
+  modeTimeoutMs?: number;
+}
+
+export const DEFAULTS = {
+  socketLog: DEFAULT_LOG_SOCKET,
+  socketQuery: DEFAULT_QUERY_SOCKET,
+  maxLines: 5000,
+  maxLineLen: 1024,
+  maxBytes: 16 * 1024 * 1024,
+} satisfies MemlogdOptions;
+
+export const OWN_SOURCE = 'memlogd';
+
+export class Memlogd {
+  readonly ring: Ring;
+  readonly logSocket: LogSocket;
+  readonly query: QueryServer;
+  private readonly own: Source;
+  /** Socket paths this daemon created, removed again on close. */
+  private readonly createdPaths: string[] = [];
+  private closed = false;
+
+  private constructor(
+    readonly opts: MemlogdOptions,
+    logFd: number,
+    server: net.Server,
+    createdPaths: string[],
+  ) {
+    this.createdPaths = createdPaths;
+    this.ring = new Ring(opts, new SourceTable());
+    this.own = this.ring.sources.acquire(OWN_SOURCE);
+    this.query = new QueryServer(server, this.ring, {
+      maxLineLen: opts.maxLineLen,
+      modeTimeoutMs: opts.modeTimeoutMs,
+      log: (msg) => this.log(msg),
+      standaloneEntry: (msg) => {
+        clock.read();
+        return encodeStandalone(clock.sec, clock.nsec, this.own.json, Buffer.from(msg));
+      },
+    });
+    this.logSocket = new LogSocket(logFd, this.ring, {
+      maxLineLen: opts.maxLineLen,
+      log: (msg) => this.log(msg),
+      onData: () => this.query.notify(),
+    });
+  }
+
+  /** Binds (or adopts) both sockets and starts serving; resolves once both are ready. */
+  static async start(options: Partial<MemlogdOptions> = {}): Promise<Memlogd> {
+    const opts: MemlogdOptions = { ...DEFAULTS, ...options };
+    validateOptions(opts);
+    const created: string[] = [];
+    let logFd = opts.fdLog;
+    let queryFd = opts.fdQuery;
+    try {
+      if (logFd === undefined) {
+        await claimSocketPath(opts.socketLog);
+        logFd = bindDgram(opts.socketLog);
+        created.push(opts.socketLog);
+      }
+      if (queryFd === undefined) {
+        await claimSocketPath(opts.socketQuery);
+        queryFd = bindListen(opts.socketQuery, 511);
+        created.push(opts.socketQuery);
+      }
+      const server = net.createServer({ allowHalfOpen: true });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ fd: queryFd }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const daemon = new Memlogd(opts, logFd, server, created);
+      daemon.log('memlogd started');
+      return daemon;
+    } catch (err) {
+      if (logFd !== undefined && opts.fdLog === undefined) closeQuietly(logFd);
+      if (queryFd !== undefined && opts.fdQuery === undefined) closeQuietly(queryFd);
+      for (const path of created) unlinkQuietly(path);
+      throw err;
+    }
+  }
+
+  /** Adds an entry of the daemon's own, with source memlogd. */
+  log(msg: string): void {
+    const bytes = Buffer.from(msg);
+    clock.read();
+    this.ring.append(this.own.id, clock.sec, clock.nsec, bytes, 0, Math.min(bytes.length, this.opts.maxLineLen));
+    this.query.notify();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.logSocket.close();
+    this.query.close();
+    for (const path of this.createdPaths) unlinkQuietly(path);
+  }
+}
+
+export function validateOptions(opts: MemlogdOptions): void {
+  const whole = (name: string, value: number, min: number, max: number): void => {
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new RangeError(`${name} must be a whole number from ${min} to ${max}, not ${value}`);
+    }
+  };
+  whole('-max-lines', opts.maxLines, 1, 100_000_000);
+  whole('-max-line-len', opts.maxLineLen, 1, 1024 * 1024);
+  whole('-max-bytes', opts.maxBytes, 1, 2 ** 32 - 1);
+  if (opts.modeTimeoutMs !== undefined) whole('-mode-timeout-ms', opts.modeTimeoutMs, 1, 3_600_000);
+  if (opts.fdLog !== undefined) whole('-fd-log', opts.fdLog, 0, 2 ** 31 - 1);
+  if (opts.fdQuery !== undefined) whole('-fd-query', opts.fdQuery, 0, 2 ** 31 - 1);
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // Not ours to worry about any more.
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    fs.unlinkSync(path);
+  } catch {
+    // Already gone.
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The log socket: senders hand over the read end of their output with
+ * SCM_RIGHTS and name it in the datagram's payload (PROTOCOL.md section 1).
+ * Everything in a datagram is untrusted: each fd is checked before it is read,
+ * and anything refused is closed at once, with an entry saying why.
+ */
+import fs from 'node:fs';
+import { DgramReceiver, DGRAM_FDS_TRUNCATED, DGRAM_NAME_TRUNCATED, fdInfo } from '../native.js';
+import type { Ring } from '../ring/ring.js';
+import { InputStream, unreadableReason } from './fd-stream.js';
+import { LineSplitter } from './line-splitter.js';
+import { MAX_NAME_BYTES, sourceName } from './source-name.js';
+
+export interface LogSocketOptions {
+  maxLineLen: number;
+  /** The daemon's own log (entries with source memlogd). */
+  log(msg: string): void;
+  /** New entries are in the ring. */
+  onData(): void;
+}
+
+export class LogSocket {
+  private readonly receiver: DgramReceiver;
+  readonly streams = new Set<InputStream>();
+  /** Streams accepted since start, and datagrams or fds refused. */
+  accepted = 0;
+  refused = 0;
+
+  constructor(
+    fd: number,
+    private readonly ring: Ring,
+    private readonly opts: LogSocketOptions,
+  ) {
+    this.receiver = new DgramReceiver(fd, MAX_NAME_BYTES, (payload, fds, flags) => this.onDatagram(payload, fds, flags));
+  }
+
+  private onDatagram(payload: Buffer, fds: number[], flags: number): void {
+    const { name, problem } = sourceName(payload, (flags & DGRAM_NAME_TRUNCATED) !== 0);
+    if (flags & DGRAM_FDS_TRUNCATED) {
+      this.refused++;
+      this.opts.log(`refused a datagram for "${name}": more fds than fit in one message; all of them were closed`);
+      return;
+    }
+    if (fds.length === 0) {
+      this.refused++;
+      this.opts.log(`ignored a datagram for "${name}" that carried no fd`);
+      return;
+    }
+    if (problem) this.opts.log(problem);
+    for (const fd of fds) this.accept(fd, name);
+  }
+
+  private accept(fd: number, name: string): void {
+    let reason: string | undefined;
+    let info;
+    try {
+      info = fdInfo(fd);
+      reason = unreadableReason(info);
+    } catch (err) {
+      reason = `it cannot be inspected (${(err as Error).message})`;
+    }
+    if (reason !== undefined || !info) {
+      this.refused++;
+      closeQuietly(fd);
+      this.opts.log(`refused an fd for "${name}": ${reason}`);
+      return;
+    }
+    const source = this.ring.sources.acquire(name);
+    const splitter = new LineSplitter(this.ring, source.id, this.opts.maxLineLen);
+    try {
+      const stream = new InputStream(fd, info, splitter, {
+        onData: this.opts.onData,
+        onClose: (s, error) => {
+          this.streams.delete(s);
+          this.ring.sources.release(source.id);
+          if (error) this.opts.log(`stream "${name}" ended with an error: ${error.message}`);
+        },
+      });
+      this.streams.add(stream);
+      this.accepted++;
+    } catch (err) {
+      this.ring.sources.release(source.id);
+      this.refused++;
+      closeQuietly(fd);
+      this.opts.log(`refused an fd for "${name}": ${(err as Error).message}`);
+    }
+  }
+
+  close(): void {
+    this.receiver.close();
+    for (const stream of [...this.streams]) stream.close();
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // Already closed or never valid: nothing left to leak.
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Typed wrapper around the N-API addon (native/memlog_native.c), which does
+ * what Node cannot: pass file descriptors over AF_UNIX datagram sockets.
+ *
+ * Errors from system calls are Errors shaped like Node's system errors:
+ * message `"<syscall> <path>: <description>"`, `code` (errno name, e.g.
+ * 'ENOENT'), `errno` (negative, as in Node) and `syscall`, plus `path` when a
+ * path was involved. Bad argument types throw TypeError, out-of-range numbers
+ * RangeError.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type FdKind =
+  | 'fifo'
+  | 'socket-stream'
+  | 'socket-dgram'
+  | 'socket-other'
+  | 'file'
+  | 'dir'
+  | 'chr'
+  | 'blk'
+  | 'other';
+
+/** readable/writable come from fcntl(F_GETFL) & O_ACCMODE (both false for O_PATH fds). */
+export interface FdInfo {
+  kind: FdKind;
+  readable: boolean;
+  writable: boolean;
+}
+
+/** The shape of errors thrown for failed system calls. */
+export interface NativeSystemError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  path?: string;
+}
+
+// Flags passed to the datagram callback.
+/** MSG_TRUNC: payload was longer than maxName bytes (name holds the first maxName bytes). */
+export const DGRAM_NAME_TRUNCATED = 1;
+/** MSG_CTRUNC: ancillary data truncated; every fd that did arrive has already been closed by the addon and fds is []. */
+export const DGRAM_FDS_TRUNCATED = 2;
+
+/**
+ * Called once per datagram. The callee owns every fd in `fds` (all are
+ * FD_CLOEXEC) and must close them. An exception thrown here becomes an
+ * uncaught exception, and the rest of that poll round is deferred.
+ */
+export type DatagramHandler = (name: Buffer, fds: number[], flags: number) => void;
+
+interface NativeReceiver {
+  close(): void;
+  unref(): void;
+  ref(): void;
+}
+
+interface NativeBinding {
+  socketpair(): [number, number];
+  bindDgram(path: string): number;
+  bindListen(path: string, backlog: number): number;
+  sendFds(path: string, name: Buffer, fds: number[]): void;
+  fdInfo(fd: number): FdInfo;
+  clockRealtime(out: Float64Array): void;
+  DgramReceiver: new (
+    fd: number,
+    maxName: number,
+    onDatagram: DatagramHandler,
+    maxFds?: number,
+  ) => NativeReceiver;
+}
+
+const ADDON = join('build', 'Release', 'memlog_native.node');
+
+/** Walks up from this module (src/ or dist/src/) to the dir holding the build. */
+function findAddon(): string {
+  const start = dirname(fileURLToPath(import.meta.url));
+  for (let dir = start; ; ) {
+    const candidate = join(dir, ADDON);
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new Error(
+    `memlog: native addon ${ADDON} not found above ${start}; run "npm install" or "npx node-gyp rebuild"`,
+  );
+}
+
+const require = createRequire(import.meta.url);
+// require() is typed `any`; the addon's shape is described by NativeBinding.
+const binding = require(findAddon()) as NativeBinding;
+
+/** AF_UNIX SOCK_STREAM pair, both ends O_CLOEXEC and blocking. */
+export function socketpair(): [number, number] {
+  return binding.socketpair();
+}
+
+/** Nonblocking, close-on-exec SOCK_DGRAM unix socket bound to path. Does not unlink anything. */
+export function bindDgram(path: string): number {
+  return binding.bindDgram(path);
+}
+
+/** Close-on-exec SOCK_STREAM unix socket bound to path and listening; usable with net.Server.listen({fd}). */
+export function bindListen(path: string, backlog: number): number {
+  return binding.bindListen(path, backlog);
+}
+
+/**
+ * Sends one datagram to path: payload = name, SCM_RIGHTS = fds (0..253; none
+ * means no ancillary data). Uses a temporary unbound socket, closed before
+ * returning. Blocks while the receiver's queue is full, for at most 2 s
+ * (then throws EAGAIN) -- beware sending to a receiver on the same thread.
+ */
+export function sendFds(path: string, name: Buffer, fds: number[]): void {
+  binding.sendFds(path, name, fds);
+}
+
+/** fstat + fcntl(F_GETFL) + getsockopt(SO_TYPE) for sockets. */
+export function fdInfo(fd: number): FdInfo {
+  return binding.fdInfo(fd);
+}
+
+/** clock_gettime(CLOCK_REALTIME): out[0] = seconds, out[1] = nanoseconds. Allocation-free. */
+export function clockRealtime(out: Float64Array): void {
+  binding.clockRealtime(out);
+}
+
+/**
+ * Receives datagrams (with SCM_RIGHTS fds) on a bound unix SOCK_DGRAM socket,
+ * driven by the event loop. While open it keeps itself alive (like a Node
+ * handle) and, unless unref()'d, the event loop too.
+ */
+export class DgramReceiver {
+  readonly #native: NativeReceiver;
+
+  /**
+   * Takes ownership of fd (a bound SOCK_DGRAM unix socket, e.g. from bindDgram
+   * or inherited). Sets O_NONBLOCK and FD_CLOEXEC on it. If the constructor
+   * throws, the fd stays the caller's.
+   * @param maxName payload buffer size, 1..65536; longer payloads are truncated
+   *   and flagged DGRAM_NAME_TRUNCATED.
+   * @param maxFds for tests: sizes the control buffer (1..253, default 253).
+   */
+  constructor(fd: number, maxName: number, onDatagram: DatagramHandler, maxFds?: number) {
+    this.#native = new binding.DgramReceiver(fd, maxName, onDatagram, maxFds);
+  }
+
+  /** Stop polling and close the fd (the fd close happens in uv_close's callback). Idempotent. */
+  close(): void {
+    this.#native.close();
+  }
+
+  /** Like a timer's unref/ref: whether the poll handle keeps the event loop alive. */
+  unref(): void {
+    this.#native.unref();
+  }
+
+  ref(): void {
+    this.#native.ref();
+  }
+}

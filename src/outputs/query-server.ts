@@ -1,0 +1,167 @@
+/**
+ * The query socket (PROTOCOL.md section 2): a client sends one mode byte,
+ * 0 = dump, 1 = follow, 2 = dump then follow, and gets JSON lines.
+ *
+ * Delivery runs once per event-loop turn, after the inputs have put that turn's
+ * lines in the ring: each reader gets one write of everything it has not seen,
+ * and readers at the same position share one encoded buffer. A reader whose
+ * socket is full is skipped until it drains, so it never holds up ingestion or
+ * another reader, and never holds more than one batch of memory.
+ */
+import net from 'node:net';
+import type { Ring } from '../ring/ring.js';
+import { EntryEncoder, type Encoded } from './entry-encoder.js';
+import { FOREVER, Reader } from './reader.js';
+
+export const MODE_DUMP = 0;
+export const MODE_FOLLOW = 1;
+export const MODE_DUMP_FOLLOW = 2;
+
+export interface QueryServerOptions {
+  maxLineLen: number;
+  /** How long a client may take to send its mode byte. */
+  modeTimeoutMs?: number;
+  log(msg: string): void;
+  /** A line in wire form, for answers outside the ring (bad mode byte). */
+  standaloneEntry(msg: string): Buffer;
+}
+
+/** Batches written to one reader per turn before the others get theirs. */
+const BATCHES_PER_TURN = 4;
+
+export class QueryServer {
+  readonly readers = new Set<Reader>();
+  private readonly encoder: EntryEncoder;
+  private scheduled = false;
+  /** Where the ring was at the last delivery. */
+  private deliveredSeq = 0;
+  private deliveredBytes = 0;
+  /** Entries lost by all readers since start. */
+  lost = 0;
+  served = 0;
+
+  constructor(
+    readonly server: net.Server,
+    private readonly ring: Ring,
+    private readonly opts: QueryServerOptions,
+  ) {
+    this.encoder = new EntryEncoder(ring, opts.maxLineLen);
+    server.on('connection', (socket) => this.onConnection(socket));
+  }
+
+  /**
+   * New entries are in the ring: deliver them on this turn of the event loop,
+   * or at once if half the ring has filled since the last delivery. libuv may
+   * read megabytes in one turn, and a follower that keeps up must get them
+   * before the ring wraps over them.
+   */
+  notify(): void {
+    if (this.readers.size === 0) return;
+    const ring = this.ring;
+    if (ring.next - this.deliveredSeq > ring.maxLines / 2 || ring.appendedBytes - this.deliveredBytes > ring.capacity / 2) {
+      this.deliver();
+    } else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.deliver());
+    }
+  }
+
+  private onConnection(socket: net.Socket): void {
+    this.served++;
+    socket.setTimeout(this.opts.modeTimeoutMs ?? 10_000, () => {
+      this.opts.log('closed a query client that sent no mode byte within its time');
+      socket.destroy();
+    });
+    socket.on('error', () => socket.destroy());
+    socket.once('data', (data: Buffer) => {
+      socket.setTimeout(0);
+      // Whatever else the client sends is ignored, but reading goes on so its close is seen.
+      socket.on('data', () => {});
+      this.start(socket, data[0]);
+    });
+  }
+
+  private start(socket: net.Socket, mode: number): void {
+    let reader: Reader;
+    switch (mode) {
+      case MODE_DUMP:
+        reader = new Reader(socket, this.ring.first, this.ring.next);
+        break;
+      case MODE_FOLLOW:
+        reader = new Reader(socket, this.ring.next, FOREVER);
+        break;
+      case MODE_DUMP_FOLLOW:
+        reader = new Reader(socket, this.ring.first, FOREVER);
+        break;
+      default: {
+        const msg = `unknown query mode byte 0x${mode.toString(16).padStart(2, '0')}: expected 0 (dump), 1 (follow) or 2 (dump then follow)`;
+        this.opts.log(`refused a query client: ${msg}`);
+        socket.end(this.opts.standaloneEntry(`error: ${msg}`));
+        return;
+      }
+    }
+    this.readers.add(reader);
+    socket.on('drain', () => {
+      reader.blocked = false;
+      this.notifyOne();
+    });
+    socket.on('close', () => {
+      reader.done = true;
+      this.readers.delete(reader);
+    });
+    this.notifyOne();
+  }
+
+  /** Schedules a delivery for this turn (a reader started or drained). */
+  private notifyOne(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.deliver());
+  }
+
+  private deliver(): void {
+    this.scheduled = false;
+    const ring = this.ring;
+    this.deliveredSeq = ring.next;
+    this.deliveredBytes = ring.appendedBytes;
+    // Readers at the same position in this turn get the same buffer.
+    let shared: Encoded | undefined;
+    let sharedFrom = -1;
+    let sharedTo = -1;
+    let more = false;
+    for (const reader of this.readers) {
+      for (let batch = 0; batch < BATCHES_PER_TURN && !reader.blocked && !reader.done; batch++) {
+        if (reader.pos < ring.first) {
+          const missed = ring.first - reader.pos;
+          reader.lost += missed;
+          this.lost += missed;
+          reader.pos = ring.first;
+        }
+        const limit = Math.min(reader.end, ring.next);
+        if (reader.pos >= limit) {
+          if (!reader.following) {
+            reader.done = true;
+            reader.socket.end();
+          }
+          break;
+        }
+        if (!shared || reader.pos !== sharedFrom || limit !== sharedTo) {
+          shared = this.encoder.encode(reader.pos, limit);
+          sharedFrom = reader.pos;
+          sharedTo = limit;
+        }
+        reader.sent += shared.next - reader.pos;
+        reader.pos = shared.next;
+        if (!reader.socket.write(shared.buf)) reader.blocked = true;
+        if (batch === BATCHES_PER_TURN - 1 && !reader.blocked) more = true;
+      }
+    }
+    if (more) this.notifyOne();
+  }
+
+  close(): void {
+    this.server.close();
+    for (const reader of this.readers) reader.socket.destroy();
+    this.readers.clear();
+  }
+}

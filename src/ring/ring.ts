@@ -1,0 +1,158 @@
+/**
+ * The ring: the newest entries, bounded by count and by bytes, oldest dropped first.
+ *
+ * One preallocated byte arena holds the messages back to back (raw bytes, as
+ * read); typed arrays indexed by slot hold where each message is, its length,
+ * its source id and its receipt time. Appending is a copy into the arena and a
+ * few array stores: no object per entry, nothing for the GC to trace.
+ *
+ * Every entry gets a sequence number, increasing by one per entry for the life
+ * of the ring; readers (dumps, followers) are just cursors over those numbers.
+ */
+import type { SourceTable } from './sources.js';
+
+export interface RingOptions {
+  maxLines: number;
+  /** Bytes of message text the ring may hold. */
+  maxBytes: number;
+  /** Longest message stored; the arena is never smaller than this. */
+  maxLineLen: number;
+}
+
+export class Ring {
+  readonly maxLines: number;
+  readonly capacity: number;
+  private readonly arena: Buffer;
+  private readonly offsets: Uint32Array;
+  private readonly lengths: Uint32Array;
+  private readonly sourceIds: Uint32Array;
+  private readonly secs: Uint32Array;
+  private readonly nsecs: Uint32Array;
+  /** Sequence number of the oldest entry held. */
+  private firstSeq = 0;
+  /** Sequence number the next entry will get. */
+  private nextSeq = 0;
+  /** Arena position where the next message goes. */
+  private head = 0;
+  private bytesHeld = 0;
+  /** Entries pushed out to make room, for the life of the ring. */
+  evicted = 0;
+  /** Message bytes appended, for the life of the ring. */
+  appendedBytes = 0;
+
+  constructor(
+    opts: RingOptions,
+    readonly sources: SourceTable,
+  ) {
+    if (!(opts.maxLines >= 1)) throw new RangeError('the ring needs room for at least one line');
+    this.maxLines = opts.maxLines;
+    this.capacity = Math.max(opts.maxBytes, opts.maxLineLen, 1);
+    // allocUnsafeSlow: a dedicated, untouched allocation; pages become resident only as they fill.
+    this.arena = Buffer.allocUnsafeSlow(this.capacity);
+    this.offsets = new Uint32Array(this.maxLines);
+    this.lengths = new Uint32Array(this.maxLines);
+    this.sourceIds = new Uint32Array(this.maxLines);
+    this.secs = new Uint32Array(this.maxLines);
+    this.nsecs = new Uint32Array(this.maxLines);
+  }
+
+  get first(): number {
+    return this.firstSeq;
+  }
+
+  get next(): number {
+    return this.nextSeq;
+  }
+
+  get count(): number {
+    return this.nextSeq - this.firstSeq;
+  }
+
+  get bytes(): number {
+    return this.bytesHeld;
+  }
+
+  /** Stores src[start, end) as one entry (the caller has already cut it to max-line-len). */
+  append(sourceId: number, sec: number, nsec: number, src: Uint8Array, start: number, end: number): void {
+    const len = end - start;
+    if (this.nextSeq - this.firstSeq === this.maxLines) this.dropOldest();
+    // An empty message still takes one byte, so that no two held entries share an
+    // offset and head === tail can only mean a full arena.
+    const room = len === 0 ? 1 : len;
+    const pos = this.reserve(room);
+    if (len > 0) this.arena.set(src.subarray(start, end), pos);
+    const slot = this.nextSeq % this.maxLines;
+    this.offsets[slot] = pos;
+    this.lengths[slot] = len;
+    this.sourceIds[slot] = sourceId;
+    this.secs[slot] = sec;
+    this.nsecs[slot] = nsec;
+    this.head = pos + room;
+    this.bytesHeld += len;
+    this.appendedBytes += len;
+    this.nextSeq++;
+    this.sources.retain(sourceId);
+  }
+
+  /** Finds room for len bytes at the head, wrapping to the start and dropping the oldest as needed. */
+  private reserve(len: number): number {
+    for (;;) {
+      if (this.nextSeq === this.firstSeq) {
+        if (this.head + len > this.capacity) this.head = 0;
+        return this.head;
+      }
+      const tail = this.offsets[this.firstSeq % this.maxLines];
+      if (tail < this.head) {
+        // Held bytes are [tail, head): the free space is after head, then before tail.
+        if (this.head + len <= this.capacity) return this.head;
+        this.head = 0;
+      } else {
+        // Held bytes wrap (or fill the arena): the only free space is [head, tail).
+        if (this.head + len <= tail) return this.head;
+        this.dropOldest();
+      }
+    }
+  }
+
+  private dropOldest(): void {
+    const slot = this.firstSeq % this.maxLines;
+    this.bytesHeld -= this.lengths[slot];
+    this.sources.release(this.sourceIds[slot]);
+    this.firstSeq++;
+    this.evicted++;
+  }
+
+  // Readers: valid for first <= seq < next.
+
+  sourceId(seq: number): number {
+    return this.sourceIds[seq % this.maxLines];
+  }
+
+  sec(seq: number): number {
+    return this.secs[seq % this.maxLines];
+  }
+
+  nsec(seq: number): number {
+    return this.nsecs[seq % this.maxLines];
+  }
+
+  length(seq: number): number {
+    return this.lengths[seq % this.maxLines];
+  }
+
+  offset(seq: number): number {
+    return this.offsets[seq % this.maxLines];
+  }
+
+  /** The arena itself, for encoders that copy straight out of it. */
+  get bytesView(): Buffer {
+    return this.arena;
+  }
+
+  /** A copy of one message (for tests and cold paths). */
+  message(seq: number): Buffer {
+    if (seq < this.firstSeq || seq >= this.nextSeq) throw new RangeError(`entry ${seq} is not in the ring`);
+    const slot = seq % this.maxLines;
+    return Buffer.from(this.arena.subarray(this.offsets[slot], this.offsets[slot] + this.lengths[slot]));
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Source names, interned. The ring stores a small id per entry instead of the
+ * name; the table keeps each name once, already JSON-escaped for the wire.
+ * A name is freed when no live stream and no entry in the ring refers to it, so
+ * a sender inventing a new name per datagram cannot grow the table forever.
+ */
+import { escapeJsonBuffer } from '../entry/json-escape.js';
+
+export interface Source {
+  readonly id: number;
+  /** The name as text (invalid UTF-8 already replaced). */
+  readonly name: string;
+  /** The name as a JSON string body, ready to copy into an entry. */
+  readonly json: Buffer;
+}
+
+export class SourceTable {
+  private readonly byName = new Map<string, Source>();
+  private byId: (Source | undefined)[] = [];
+  private refs = new Int32Array(64);
+  private readonly freeIds: number[] = [];
+  /** Goes up whenever an id is freed, so that caches keyed by id know to forget it. */
+  generation = 0;
+
+  /** Returns the source for a name, with one more reference held by the caller. */
+  acquire(name: string): Source {
+    let source = this.byName.get(name);
+    if (!source) {
+      const id = this.freeIds.length > 0 ? (this.freeIds.pop() as number) : this.byId.length;
+      source = { id, name, json: escapeJsonBuffer(Buffer.from(name, 'utf8')) };
+      if (id >= this.refs.length) {
+        const grown = new Int32Array(this.refs.length * 2);
+        grown.set(this.refs);
+        this.refs = grown;
+      }
+      this.byId[id] = source;
+      this.byName.set(name, source);
+    }
+    this.refs[source.id]++;
+    return source;
+  }
+
+  /** Adds a reference by id (the ring calls this once per stored entry). */
+  retain(id: number): void {
+    this.refs[id]++;
+  }
+
+  release(id: number): void {
+    if (--this.refs[id] === 0) {
+      const source = this.byId[id] as Source;
+      this.byName.delete(source.name);
+      this.byId[id] = undefined;
+      this.freeIds.push(id);
+      this.generation++;
+    }
+  }
+
+  get(id: number): Source {
+    const source = this.byId[id];
+    if (!source) throw new Error(`no source with id ${id}`);
+    return source;
+  }
+
+  get size(): number {
+    return this.byName.size;
+  }
+}

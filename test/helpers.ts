@@ -1,0 +1,190 @@
+/** What the tests share: temporary directories, a real memlogd process, clients. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connectQuery, LineReader, parseEntry, type WireEntry } from '../src/clients/query-client.js';
+import { sendFds, socketpair } from '../src/native.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const BIN = (name: string): string => path.join(ROOT, 'bin', name);
+
+export function tmpdir(t: { after(fn: () => void): void }): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memlog-test-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+export interface DaemonProcess {
+  proc: ChildProcess;
+  pid: number;
+  logSocket: string;
+  querySocket: string;
+  stderr(): string;
+  stop(): Promise<number | null>;
+}
+
+/** Starts bin/memlogd on sockets in dir and waits until it answers a dump. */
+export async function startDaemon(
+  t: { after(fn: () => void | Promise<void>): void },
+  dir: string,
+  flags: string[] = [],
+): Promise<DaemonProcess> {
+  const logSocket = path.join(dir, 'log.sock');
+  const querySocket = path.join(dir, 'query.sock');
+  const proc = spawn(process.execPath, [BIN('memlogd'), '-socket-log', logSocket, '-socket-query', querySocket, ...flags], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const daemon: DaemonProcess = {
+    proc,
+    pid: proc.pid as number,
+    logSocket,
+    querySocket,
+    stderr: () => stderr,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      return exited;
+    },
+  };
+  t.after(() => daemon.stop().then(() => undefined));
+  await waitFor('memlogd to answer a dump', async () => {
+    if (proc.exitCode !== null) throw new Error(`memlogd exited with ${proc.exitCode}: ${stderr}`);
+    try {
+      const entries = await dump(querySocket);
+      return entries.some((e) => e.source === 'memlogd' && e.msg === 'memlogd started');
+    } catch {
+      return false;
+    }
+  });
+  return daemon;
+}
+
+/** Mode 0: every entry in the ring. */
+export async function dump(querySocket: string): Promise<WireEntry[]> {
+  const socket = await connectQuery(querySocket, 0);
+  return collect(socket);
+}
+
+function collect(socket: import('node:net').Socket): Promise<WireEntry[]> {
+  const lines = new LineReader();
+  const entries: WireEntry[] = [];
+  return new Promise((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) =>
+      lines.push(chunk, (line) => {
+        const e = parseEntry(line);
+        if (!e) reject(new Error(`not an entry: ${line.toString()}`));
+        else entries.push(e);
+      }),
+    );
+    socket.on('end', () => resolve(entries));
+    socket.on('error', reject);
+  });
+}
+
+/** A follower (mode 1 or 2) collecting entries until stopped. */
+export async function follow(querySocket: string, mode = 1): Promise<{ entries: WireEntry[]; raw: () => number; close(): void }> {
+  const socket = await connectQuery(querySocket, mode);
+  const lines = new LineReader();
+  const entries: WireEntry[] = [];
+  let bytes = 0;
+  socket.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+    lines.push(chunk, (line) => {
+      const e = parseEntry(line);
+      if (e) entries.push(e);
+    });
+  });
+  socket.on('error', () => {});
+  return { entries, raw: () => bytes, close: () => socket.destroy() };
+}
+
+/** Hands memlogd the read end of a new socketpair under name; returns the write end's fd. */
+export function openStream(logSocket: string, name: string | Buffer): number {
+  const [mine, theirs] = socketpair();
+  try {
+    sendFds(logSocket, typeof name === 'string' ? Buffer.from(name) : name, [theirs]);
+  } finally {
+    fs.closeSync(theirs);
+  }
+  return mine;
+}
+
+export function fdCount(pid: number): number {
+  return fs.readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** Waits until pid's open fds are back to baseline (closing is asynchronous). */
+export async function fdsBackTo(pid: number, baseline: number): Promise<void> {
+  await waitFor(`fds of ${pid} back to ${baseline} (now ${fdCount(pid)})`, () => fdCount(pid) <= baseline);
+}
+
+export function messagesOf(entries: WireEntry[], source: string): string[] {
+  return entries.filter((e) => e.source === source).map((e) => e.msg);
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion and captures its output. */
+export function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    proc.on('error', reject);
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    proc.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Pids of the processes that have the Unix socket bound at path open (from /proc/net/unix). */
+export function pidsHoldingSocket(socketPath: string): number[] {
+  const inodes = new Set<string>();
+  for (const line of fs.readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[7] === socketPath) inodes.add(cols[6]);
+  }
+  const pids: number[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+        const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m && inodes.has(m[1])) {
+          pids.push(Number(pid));
+          break;
+        }
+      }
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}

@@ -1,0 +1,205 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { connectQuery, LineReader, parseEntry } from '../src/clients/query-client.js';
+import { Memlogd } from '../src/daemon/memlogd.js';
+import { parseRfc3339 } from '../src/entry/rfc3339.js';
+import { BIN, ROOT, run, dump, follow, pidsHoldingSocket, messagesOf, openStream, startDaemon, tmpdir, waitFor } from './helpers.js';
+
+const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
+
+test('the first entry is "memlogd started", from source memlogd', async (t) => {
+  const daemon = await startDaemon(t, tmpdir(t));
+  const entries = await dump(daemon.querySocket);
+  assert.deepEqual(entries[0], { time: entries[0].time, source: 'memlogd', msg: 'memlogd started' });
+  assert.match(entries[0].time, RFC3339_NANO);
+});
+
+test('every line of a stream becomes an entry, stamped and tagged, with the final fragment too', async (t) => {
+  const daemon = await startDaemon(t, tmpdir(t));
+  const before = Date.now();
+  const fd = openStream(daemon.logSocket, 'svc');
+  fs.writeSync(fd, 'first line\nsecond line\n\nno newline at the end');
+  fs.closeSync(fd);
+  const entries = await waitFor('four entries', async () => {
+    const e = (await dump(daemon.querySocket)).filter((x) => x.source === 'svc');
+    return e.length === 4 && e;
+  });
+  assert.deepEqual(
+    entries.map((e) => e.msg),
+    ['first line', 'second line', '', 'no newline at the end'],
+  );
+  for (const e of entries) {
+    assert.match(e.time, RFC3339_NANO);
+    const ms = Date.parse(e.time);
+    assert.ok(ms >= before - 1000 && ms <= Date.now() + 1000, `${e.time} is now`);
+  }
+  // Sub-millisecond precision: receipt times carry at least microseconds (a zero fraction may be trimmed, so look at several).
+  assert.ok(entries.some((e) => (parseRfc3339(e.time)?.nsec ?? 0) % 1_000_000 !== 0));
+});
+
+test('lines longer than -max-line-len keep their first bytes; the line is not split', async (t) => {
+  const daemon = await startDaemon(t, tmpdir(t), ['-max-line-len', '16']);
+  const fd = openStream(daemon.logSocket, 'long');
+  fs.writeSync(fd, `${'a'.repeat(16)}${'b'.repeat(100)}\nshort\n${'c'.repeat(16)}\n`);
+  fs.closeSync(fd);
+  const msgs = await waitFor('three entries', async () => {
+    const m = messagesOf(await dump(daemon.querySocket), 'long');
+    return m.length === 3 && m;
+  });
+  assert.deepEqual(msgs, ['a'.repeat(16), 'short', 'c'.repeat(16)]);
+});
+
+test('bytes that are not UTF-8 arrive as U+FFFD; escapes and unicode survive', async (t) => {
+  const daemon = await startDaemon(t, tmpdir(t));
+  const fd = openStream(daemon.logSocket, 'bytes');
+  fs.writeSync(fd, Buffer.concat([Buffer.from('bad '), Buffer.from([0xff]), Buffer.from(' byte "q" \\ \t é 😀\n')]));
+  fs.closeSync(fd);
+  const msgs = await waitFor('the entry', async () => {
+    const m = messagesOf(await dump(daemon.querySocket), 'bytes');
+    return m.length === 1 && m;
+  });
+  assert.equal(msgs[0], 'bad \ufffd byte "q" \\ \t é 😀');
+});
+
+test('the ring keeps the newest -max-lines entries', async (t) => {
+  const daemon = await startDaemon(t, tmpdir(t), ['-max-lines', '10']);
+  const fd = openStream(daemon.logSocket, 'many');
+  fs.writeSync(fd, Array.from({ length: 100 }, (_, i) => `line ${i}\n`).join(''));
+  fs.closeSync(fd);
+  const entries = await waitFor('line 99', async () => {
+    const e = await dump(daemon.querySocket);
+    return e.some((x) => x.msg === 'line 99') && e;
+  });
+  assert.equal(entries.length, 10);
+  assert.deepEqual(messagesOf(entries, 'many'), Array.from({ length: 10 }, (_, i) => `line ${90 + i}`));
+});
+
+test('the ring keeps within -max-bytes of message text', async (t) => {
+  const daemon = await startDaemon(t, tmpdir(t), ['-max-lines', '100000', '-max-bytes', '10000']);
+  const fd = openStream(daemon.logSocket, 'bytes');
+  const line = (i: number): string => `${String(i).padStart(5, '0')} ${'x'.repeat(94)}`; // 100 bytes
+  fs.writeSync(fd, Array.from({ length: 1000 }, (_, i) => line(i) + '\n').join(''));
+  fs.closeSync(fd);
+  const msgs = await waitFor('the last line', async () => {
+    const m = messagesOf(await dump(daemon.querySocket), 'bytes');
+    return m.at(-1) === line(999) && m;
+  });
+  const held = msgs.reduce((n, m) => n + m.length, 0);
+  assert.ok(held <= 10000 && held >= 9000, `holds ${held} bytes`);
+  assert.deepEqual(msgs, Array.from({ length: msgs.length }, (_, i) => line(1000 - msgs.length + i)));
+});
+
+test('mode 1 follows only new entries; mode 0 dumps and closes', async (t) => {
+  const daemon = await startDaemon(t, tmpdir(t));
+  const fd = openStream(daemon.logSocket, 'm');
+  fs.writeSync(fd, 'before\n');
+  await waitFor('before', async () => messagesOf(await dump(daemon.querySocket), 'm').length === 1);
+  const follower = await follow(daemon.querySocket, 1);
+  // The daemon starts following when it reads the mode byte, which may be a moment after connect.
+  await waitFor('a new line to reach the follower', () => {
+    fs.writeSync(fd, 'after\n');
+    return follower.entries.length > 0;
+  });
+  assert.ok(follower.entries.every((e) => e.msg === 'after'), 'a follower gets no entry from before it started');
+  follower.close();
+  fs.closeSync(fd);
+});
+
+test('mode 2 neither misses nor repeats an entry between the dump and the follow', async (t) => {
+  const daemon = await startDaemon(t, tmpdir(t), ['-max-lines', '200000', '-max-bytes', '50000000']);
+  const fd = openStream(daemon.logSocket, 'seq');
+  let n = 0;
+  const writeSome = (k: number): void => {
+    let s = '';
+    for (let i = 0; i < k; i++) s += `n=${n++}\n`;
+    fs.writeSync(fd, s);
+  };
+  writeSome(5000);
+  // Connect while lines keep coming, so the dump and the follow overlap.
+  const writer = setInterval(() => writeSome(200), 1);
+  const followers = [];
+  for (let i = 0; i < 5; i++) {
+    followers.push(await follow(daemon.querySocket, 2));
+    await new Promise((r) => setTimeout(r, 15));
+  }
+  clearInterval(writer);
+  writeSome(1);
+  const total = n;
+  for (const f of followers) {
+    await waitFor('every line', () => f.entries.filter((e) => e.source === 'seq').length >= total);
+    const got = messagesOf(f.entries, 'seq');
+    assert.deepEqual(got, Array.from({ length: total }, (_, i) => `n=${i}`));
+    f.close();
+  }
+  fs.closeSync(fd);
+});
+
+test('followers that do not read hold up neither ingestion nor other readers', async (t) => {
+  const daemon = await startDaemon(t, tmpdir(t), ['-max-lines', '300000', '-max-bytes', '64000000']);
+  // Clients that ask to follow (or to dump) and then never read.
+  const stalled = await Promise.all([1, 2, 0].map((mode) => connectQuery(daemon.querySocket, mode)));
+  stalled.forEach((s) => s.pause());
+  const active = await follow(daemon.querySocket, 1);
+  // A separate writer process: if a stalled reader held up ingestion, its pipe would fill and it would never finish.
+  const writer = await run(process.execPath, [path.join(ROOT, 'dist/bench/writer.js'), daemon.logSocket, 'flood', '200000', '100'], { input: 'go\n', timeoutMs: 60_000 });
+  assert.equal(writer.code, 0, writer.stderr);
+  await waitFor('the active follower to get every line', () => active.entries.filter((e) => e.source === 'flood').length === 200_000, 30_000);
+  assert.equal(messagesOf(await dump(daemon.querySocket), 'flood').length, 200_000);
+  stalled.forEach((s) => s.destroy());
+  active.close();
+});
+
+test('a follower that falls too far behind loses the oldest entries it had not read, and the loss is counted', async (t) => {
+  const dir = tmpdir(t);
+  // The ring holds more than one read's worth of lines (a 64 KiB read of `seq` output is about 9,000 lines).
+  const daemon = await Memlogd.start({ socketLog: path.join(dir, 'l.sock'), socketQuery: path.join(dir, 'q.sock'), maxLines: 20_000 });
+  t.after(() => daemon.close());
+  const slow = await connectQuery(daemon.opts.socketQuery, 1);
+  slow.pause();
+  await waitFor('the follower to be registered', () => daemon.query.readers.size === 1);
+  const r = await run(process.execPath, [BIN('logwrite'), '-socket', daemon.opts.socketLog, '-n', 'count', 'seq', '200000']);
+  assert.equal(r.code, 0);
+  await waitFor('all lines in the ring', () => daemon.ring.next >= 200_001);
+  // Memory: the stalled follower holds at most one encoded batch queued in the daemon, not the flood.
+  const [stalled] = daemon.query.readers;
+  assert.ok(stalled.socket.writableLength <= 512 * 1024, `${stalled.socket.writableLength} bytes queued`);
+  const got: number[] = [];
+  const lines = new LineReader();
+  slow.on('data', (c: Buffer) => lines.push(c, (l) => {
+    const e = parseEntry(l);
+    if (e?.source === 'count.out') got.push(Number(e.msg));
+  }));
+  slow.resume();
+  await waitFor('the last line', () => got.at(-1) === 200_000);
+  // What arrived: a run from the start (what the socket buffer held), one gap, then a run to the end.
+  const gaps = got.slice(1).map((n, i) => n - got[i]).filter((d) => d !== 1);
+  assert.equal(got[0], 1);
+  assert.equal(gaps.length, 1, 'the loss is one contiguous stretch');
+  const missing = 200_000 - got.length;
+  assert.ok(missing > 100_000, `lost ${missing}`);
+  const [reader] = daemon.query.readers;
+  assert.equal(reader.lost, missing);
+  assert.equal(daemon.query.lost, missing);
+  slow.destroy();
+});
+
+test('-daemonize returns after both sockets exist, and the background daemon serves on them', async (t) => {
+  const dir = tmpdir(t);
+  const logSocket = path.join(dir, 'l.sock');
+  const querySocket = path.join(dir, 'q.sock');
+  const result = await run(process.execPath, [BIN('memlogd'), '-socket-log', logSocket, '-socket-query', querySocket, '-daemonize']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.ok(fs.statSync(logSocket).isSocket());
+  assert.ok(fs.statSync(querySocket).isSocket());
+  // Nothing polled for readiness: the very first dump after return must answer.
+  const entries = await dump(querySocket);
+  assert.equal(entries[0].msg, 'memlogd started');
+  const fd = openStream(logSocket, 'bg');
+  fs.writeSync(fd, 'hello background\n');
+  fs.closeSync(fd);
+  await waitFor('the line', async () => messagesOf(await dump(querySocket), 'bg')[0] === 'hello background');
+  // Stop the background daemon: the process holding the query socket.
+  for (const pid of pidsHoldingSocket(querySocket)) process.kill(pid, 'SIGTERM');
+});
