@@ -63,6 +63,7 @@ export class Memlogd {
       maxLineLen: opts.maxLineLen,
       modeTimeoutMs: opts.modeTimeoutMs,
       log: (msg) => this.log(msg),
+      onRoom: () => this.logSocket.turns.wake(),
       standaloneEntry: (msg) => {
         clock.read();
         return encodeStandalone(clock.sec, clock.nsec, this.own.json, Buffer.from(msg));
@@ -73,6 +74,7 @@ export class Memlogd {
       log: (msg) => this.log(msg),
       onData: () => this.query.notify(),
     });
+    this.logSocket.turns.policy = this.query;
   }
 
   /** Binds (or adopts) both sockets and starts serving; resolves once both are ready. */

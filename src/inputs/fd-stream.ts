@@ -1,16 +1,21 @@
 /**
  * One received fd, read until EOF into the ring.
  *
- * Pipes, FIFOs and stream sockets go to libuv as non-blocking pipe handles:
- * the event loop polls them all and each wake-up reads up to 64 KiB, so many
- * lines cost one callback. Regular files cannot be polled; they are read on
- * the thread pool, which never blocks for a file.
+ * Pipes, FIFOs and stream sockets go to libuv as non-blocking pipe handles,
+ * read straight into one buffer shared by all streams (each read is cut into
+ * lines and copied into the ring before the next, so nothing is allocated per
+ * read). Each stream reads at most one buffer per event-loop turn, then waits
+ * for the next turn (see turns.ts). Regular files cannot be polled; they are read on the thread pool, which
+ * never blocks for a file.
  */
 import fs from 'node:fs';
 import net from 'node:net';
 import type { FdInfo } from '../native.js';
 import { clock } from '../entry/clock.js';
 import type { LineSplitter } from './line-splitter.js';
+import { MAX_READ, type InputTurns } from './turns.js';
+
+const sharedReadBuffer = Buffer.allocUnsafeSlow(MAX_READ);
 
 /** Why an fd cannot be read as a log stream, or undefined if it can. */
 export function unreadableReason(info: FdInfo): string | undefined {
@@ -29,7 +34,7 @@ export function unreadableReason(info: FdInfo): string | undefined {
 }
 
 export interface InputStreamEvents {
-  /** New entries are in the ring (called once per chunk read, not per line). */
+  /** New entries are in the ring (called once per read, not per line). */
   onData(): void;
   /** The stream ended or failed; error is set when it failed. The fd is closed. */
   onClose(stream: InputStream, error?: Error): void;
@@ -45,21 +50,42 @@ export class InputStream {
     info: FdInfo,
     private readonly splitter: LineSplitter,
     private readonly events: InputStreamEvents,
+    turns: InputTurns,
   ) {
     if (info.kind === 'file') {
-      this.reader = fs.createReadStream('', { fd, autoClose: true, highWaterMark: 64 * 1024 });
+      const file = fs.createReadStream('', { fd, autoClose: true, highWaterMark: MAX_READ });
+      file.on('data', (chunk: Buffer | string) => this.onRead(chunk as Buffer));
+      this.reader = file;
     } else {
-      this.reader = new net.Socket({ fd, readable: true, writable: false, allowHalfOpen: false });
+      // onread is honoured by the constructor as by connect(); @types/node only lists it for connect().
+      const opts: net.SocketConstructorOpts & { onread: net.OnReadOpts } = {
+        fd,
+        readable: true,
+        writable: false,
+        allowHalfOpen: false,
+        onread: {
+          // A function, so that each read's size follows the turn's budget.
+          buffer: () => sharedReadBuffer.subarray(0, turns.readSize),
+          callback: (n: number, buf: Uint8Array): boolean => {
+            this.onRead(buf.subarray(0, n));
+            turns.wait(socket);
+            return false; // pause until the next turn
+          },
+        },
+      };
+      const socket = new net.Socket(opts);
+      this.reader = socket;
     }
-    this.reader.on('data', (chunk: Buffer) => {
-      clock.read();
-      this.bytes += chunk.length;
-      this.splitter.push(chunk, clock.sec, clock.nsec);
-      this.events.onData();
-    });
     this.reader.on('end', () => this.finish());
     this.reader.on('error', (err: Error) => this.finish(err));
     this.reader.on('close', () => this.finish());
+  }
+
+  private onRead(chunk: Uint8Array): void {
+    clock.read();
+    this.bytes += chunk.length;
+    this.splitter.push(chunk, clock.sec, clock.nsec);
+    this.events.onData();
   }
 
   private finish(error?: Error): void {

@@ -9,6 +9,7 @@ import { DgramReceiver, DGRAM_FDS_TRUNCATED, DGRAM_NAME_TRUNCATED, fdInfo } from
 import type { Ring } from '../ring/ring.js';
 import { InputStream, unreadableReason } from './fd-stream.js';
 import { LineSplitter } from './line-splitter.js';
+import { InputTurns } from './turns.js';
 import { MAX_NAME_BYTES, sourceName } from './source-name.js';
 
 export interface LogSocketOptions {
@@ -22,6 +23,7 @@ export interface LogSocketOptions {
 export class LogSocket {
   private readonly receiver: DgramReceiver;
   readonly streams = new Set<InputStream>();
+  readonly turns = new InputTurns();
   /** Streams accepted since start, and datagrams or fds refused. */
   accepted = 0;
   refused = 0;
@@ -31,7 +33,19 @@ export class LogSocket {
     private readonly ring: Ring,
     private readonly opts: LogSocketOptions,
   ) {
+    this.turns.turnBudget = () => this.turnBudget();
     this.receiver = new DgramReceiver(fd, MAX_NAME_BYTES, (payload, fds, flags) => this.onDatagram(payload, fds, flags));
+  }
+
+  /**
+   * A quarter of the ring per turn, in bytes, by the line lengths seen so far:
+   * with the half-ring delivery of the query server, a follower always gets
+   * entries well before the ring wraps over them.
+   */
+  private turnBudget(): number {
+    const ring = this.ring;
+    const lineBytes = ring.next > 0 ? ring.appendedBytes / ring.next + 1 : 101;
+    return Math.min(ring.capacity, ring.maxLines * lineBytes) / 4;
   }
 
   private onDatagram(payload: Buffer, fds: number[], flags: number): void {
@@ -68,14 +82,15 @@ export class LogSocket {
     const source = this.ring.sources.acquire(name);
     const splitter = new LineSplitter(this.ring, source.id, this.opts.maxLineLen);
     try {
-      const stream = new InputStream(fd, info, splitter, {
+      const events = {
         onData: this.opts.onData,
-        onClose: (s, error) => {
+        onClose: (s: InputStream, error?: Error) => {
           this.streams.delete(s);
           this.ring.sources.release(source.id);
           if (error) this.opts.log(`stream "${name}" ended with an error: ${error.message}`);
         },
-      });
+      };
+      const stream = new InputStream(fd, info, splitter, events, this.turns);
       this.streams.add(stream);
       this.accepted++;
     } catch (err) {
@@ -87,6 +102,7 @@ export class LogSocket {
   }
 
   close(): void {
+    this.turns.close();
     this.receiver.close();
     for (const stream of [...this.streams]) stream.close();
   }

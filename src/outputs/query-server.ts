@@ -24,15 +24,32 @@ export interface QueryServerOptions {
   log(msg: string): void;
   /** A line in wire form, for answers outside the ring (bad mode byte). */
   standaloneEntry(msg: string): Buffer;
+  /** A reader's queue emptied (the inputs may stop holding). */
+  onRoom?(): void;
 }
 
 /** Batches written to one reader per turn before the others get theirs. */
 const BATCHES_PER_TURN = 4;
+/** Bytes written to all readers together per turn, so that hundreds of dumps cannot starve the inputs. */
+const DELIVER_BYTES_PER_TURN = 4 * 1024 * 1024;
+/**
+ * Bytes that may wait in the daemon for one reader's socket. Writing on while
+ * below this (rather than waiting for 'drain') gives a reader that keeps up
+ * some slack against bursts; the cap keeps a stalled reader's cost bounded.
+ */
+export const MAX_QUEUED_PER_READER = 1024 * 1024;
+/** A reader with a full queue that makes no progress for this long is stalled: the inputs stop holding for it. */
+export const STALL_MS = 10;
 
 export class QueryServer {
   readonly readers = new Set<Reader>();
   private readonly encoder: EntryEncoder;
   private scheduled = false;
+  private turn = 0;
+  /** The last batch encoded in this turn, for readers at the same position. */
+  private shared: Encoded | undefined;
+  private sharedFrom = -1;
+  private sharedTo = -1;
   /** Where the ring was at the last delivery. */
   private deliveredSeq = 0;
   private deliveredBytes = 0;
@@ -102,8 +119,9 @@ export class QueryServer {
     }
     this.readers.add(reader);
     socket.on('drain', () => {
-      reader.blocked = false;
+      reader.stalled = false;
       this.notifyOne();
+      this.opts.onRoom?.();
     });
     socket.on('close', () => {
       reader.done = true;
@@ -124,39 +142,90 @@ export class QueryServer {
     const ring = this.ring;
     this.deliveredSeq = ring.next;
     this.deliveredBytes = ring.appendedBytes;
-    // Readers at the same position in this turn get the same buffer.
-    let shared: Encoded | undefined;
-    let sharedFrom = -1;
-    let sharedTo = -1;
-    let more = false;
-    for (const reader of this.readers) {
-      for (let batch = 0; batch < BATCHES_PER_TURN && !reader.blocked && !reader.done; batch++) {
-        if (reader.pos < ring.first) {
-          const missed = ring.first - reader.pos;
-          reader.lost += missed;
-          this.lost += missed;
-          reader.pos = ring.first;
+    // Start with a different reader each turn, so that a turn that runs out of budget is fair.
+    const readers = [...this.readers];
+    if (readers.length > 1) readers.push(...readers.splice(0, this.turn++ % readers.length));
+    this.shared = undefined;
+    let budget = DELIVER_BYTES_PER_TURN;
+    // Batch by batch across readers: readers at the same position share each encoded batch.
+    for (let batch = 0; batch < BATCHES_PER_TURN && budget > 0; batch++) {
+      let wrote = false;
+      for (const reader of readers) {
+        const n = this.step(reader);
+        if (n > 0) {
+          wrote = true;
+          budget -= n;
+          if (budget <= 0) break;
         }
-        const limit = Math.min(reader.end, ring.next);
-        if (reader.pos >= limit) {
-          if (!reader.following) {
-            reader.done = true;
-            reader.socket.end();
-          }
-          break;
-        }
-        if (!shared || reader.pos !== sharedFrom || limit !== sharedTo) {
-          shared = this.encoder.encode(reader.pos, limit);
-          sharedFrom = reader.pos;
-          sharedTo = limit;
-        }
-        reader.sent += shared.next - reader.pos;
-        reader.pos = shared.next;
-        if (!reader.socket.write(shared.buf)) reader.blocked = true;
-        if (batch === BATCHES_PER_TURN - 1 && !reader.blocked) more = true;
+      }
+      if (!wrote) return;
+    }
+    // Out of batches or budget with readers still behind: carry on next turn.
+    for (const reader of readers) {
+      if (!reader.blocked && !reader.done && reader.pos < Math.min(reader.end, ring.next)) {
+        this.notifyOne();
+        return;
       }
     }
-    if (more) this.notifyOne();
+  }
+
+  /** Writes one batch to reader if it has room and something to get; returns the bytes written. */
+  private step(reader: Reader): number {
+    const ring = this.ring;
+    // A reader whose queue is full is skipped; it is looked at again every turn, so it
+    // carries on as soon as its socket takes more, not only once its queue is empty.
+    reader.blocked = reader.socket.writableLength >= MAX_QUEUED_PER_READER;
+    if (reader.blocked || reader.done) return 0;
+    if (reader.pos < ring.first) {
+      const missed = ring.first - reader.pos;
+      reader.lost += missed;
+      this.lost += missed;
+      reader.pos = ring.first;
+    }
+    const limit = Math.min(reader.end, ring.next);
+    if (reader.pos >= limit) {
+      if (!reader.following) {
+        reader.done = true;
+        reader.socket.end();
+      }
+      return 0;
+    }
+    let shared = this.shared;
+    if (!shared || reader.pos !== this.sharedFrom || limit !== this.sharedTo) {
+      shared = this.shared = this.encoder.encode(reader.pos, limit);
+      this.sharedFrom = reader.pos;
+      this.sharedTo = limit;
+    }
+    reader.sent += shared.next - reader.pos;
+    reader.pos = shared.next;
+    reader.socket.write(shared.buf);
+    return shared.buf.length;
+  }
+
+  /**
+   * Whether the inputs should hold a moment: some follower has a full queue
+   * but is draining it (it is short of CPU, not refusing to read). A reader
+   * whose queue has not shrunk for STALL_MS is left to lose entries instead.
+   */
+  wantsHold(): boolean {
+    const now = performance.now();
+    let hold = false;
+    for (const reader of this.readers) {
+      const queued = reader.socket.writableLength;
+      if (queued < MAX_QUEUED_PER_READER || reader.stalled || reader.done) {
+        reader.progressAt = -1;
+        continue;
+      }
+      if (reader.progressAt < 0 || queued < reader.queuedAtProgress) {
+        reader.progressAt = now;
+        reader.queuedAtProgress = queued;
+      } else if (now - reader.progressAt > STALL_MS) {
+        reader.stalled = true;
+        continue;
+      }
+      hold = true;
+    }
+    return hold;
   }
 
   close(): void {

@@ -15,8 +15,13 @@ export class Reader {
   /** Entries the ring dropped before this reader got them. */
   lost = 0;
   sent = 0;
-  /** Waiting for the socket to drain before writing more. */
+  /** Its queue in the daemon is full: nothing more is written until it shrinks. */
   blocked = false;
+  /** When its queue was last seen full and shrinking (ms, performance.now()). */
+  progressAt = -1;
+  queuedAtProgress = 0;
+  /** Full queue and no progress for a while: the inputs no longer hold for it until it drains. */
+  stalled = false;
   done = false;
 
   constructor(
