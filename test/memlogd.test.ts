@@ -166,6 +166,8 @@ test('a follower that falls too far behind loses the oldest entries it had not r
   // Memory: the stalled follower holds at most its bounded queue in the daemon, not the flood.
   const [stalled] = daemon.query.readers;
   assert.ok(stalled.socket.writableLength <= MAX_QUEUED_PER_READER + 300 * 1024, `${stalled.socket.writableLength} bytes queued`);
+  // And the inputs stopped holding for it once it made no progress.
+  assert.equal(stalled.stalled, true);
   const got: number[] = [];
   const lines = new LineReader();
   slow.on('data', (c: Buffer) => lines.push(c, (l) => {
@@ -203,4 +205,34 @@ test('-daemonize returns after both sockets exist, and the background daemon ser
   await waitFor('the line', async () => messagesOf(await dump(querySocket), 'bg')[0] === 'hello background');
   // Stop the background daemon: the process holding the query socket.
   for (const pid of pidsHoldingSocket(querySocket)) process.kill(pid, 'SIGTERM');
+});
+
+test('a pipe and a FIFO are read like a socketpair', async (t) => {
+  const dir = tmpdir(t);
+  const daemon = await startDaemon(t, dir);
+  // A pipe(2): the shell makes one, and a sender hands its read end (its stdin) to memlogd.
+  const sender = path.join(dir, 'send-stdin.mjs');
+  fs.writeFileSync(
+    sender,
+    `import { sendFds } from ${JSON.stringify(path.join(ROOT, 'dist/src/native.js'))};\nsendFds(process.argv[2], Buffer.from(process.argv[3]), [0]);\n`,
+  );
+  const piped = await run('sh', ['-c', `{ sleep 0.3; printf 'through a pipe\\nsecond\\n'; } | "${process.execPath}" "${sender}" "${daemon.logSocket}" piped`]);
+  assert.equal(piped.code, 0, piped.stderr);
+  // A FIFO, as LinuxKit's init uses for services: memlogd gets the read end, the service opens the write end.
+  const fifo = path.join(dir, 'svc.fifo');
+  await run('mkfifo', [fifo]);
+  const readEnd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const { sendFds } = await import('../src/native.js');
+  sendFds(daemon.logSocket, Buffer.from('fifo'), [readEnd]);
+  fs.closeSync(readEnd);
+  const writeEnd = fs.openSync(fifo, 'w');
+  fs.writeSync(writeEnd, 'through a fifo\n');
+  fs.closeSync(writeEnd);
+  await waitFor('both streams', async () => {
+    const entries = await dump(daemon.querySocket);
+    return messagesOf(entries, 'piped').length === 2 && messagesOf(entries, 'fifo').length === 1;
+  });
+  const entries = await dump(daemon.querySocket);
+  assert.deepEqual(messagesOf(entries, 'piped'), ['through a pipe', 'second']);
+  assert.deepEqual(messagesOf(entries, 'fifo'), ['through a fifo']);
 });

@@ -64,6 +64,8 @@ export class QueryServer {
   ) {
     this.encoder = new EntryEncoder(ring, opts.maxLineLen);
     server.on('connection', (socket) => this.onConnection(socket));
+    // Accept failures (EMFILE, ENFILE) must not take the daemon down: say so and keep serving.
+    server.on('error', (err) => this.opts.log(`query socket: ${err.message}`));
   }
 
   /**
