@@ -1,9 +1,11 @@
 /**
- * npm run bench: memlogd under the load of issue 2, figures printed as a table.
+ * npm run bench: memlogd under load, then the persister; figures printed as a table.
  *
- *   8 writers x 200,000 lines of 100 bytes, one follower (mode 1) counting lines.
+ *   daemon: 8 writers x 200,000 lines of 100 bytes, one follower (mode 1) counting lines;
+ *   persister: see persist.ts.
  *
- * Options: --writers N --lines N --len N --followers N, and any memlogd flags after `--`.
+ * Options: --writers N --lines N --len N --followers N --only daemon|persister,
+ * and any memlogd flags after `--`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuMicros, peakRss } from './proc-stats.js';
+import { benchPersister } from './persist.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -23,6 +26,7 @@ const { values, positionals } = parseArgs({
     lines: { type: 'string', default: '200000' },
     len: { type: 'string', default: '100' },
     followers: { type: 'string', default: '1' },
+    only: { type: 'string' },
   },
   allowPositionals: true,
 });
@@ -88,7 +92,7 @@ function startWriter(logSocket: string, name: string): Promise<ChildProcess> {
   });
 }
 
-async function main(): Promise<void> {
+async function benchDaemon(): Promise<[string, string][]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memlog-bench-'));
   const logSocket = path.join(dir, 'log.sock');
   const querySocket = path.join(dir, 'query.sock');
@@ -135,8 +139,7 @@ async function main(): Promise<void> {
     rows.push(['daemon CPU us per line', (cpu / TOTAL).toFixed(3)]);
     rows.push(['daemon peak RSS MB', (peakRss(pid) / 1e6).toFixed(1)]);
     rows.push(['start to both sockets ready ms', readyMs.toFixed(1)]);
-    const width = Math.max(...rows.map(([k]) => k.length));
-    for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
+    return rows;
   } finally {
     daemon.kill('SIGTERM');
     await new Promise((r) => daemon.once('exit', r));
@@ -146,6 +149,14 @@ async function main(): Promise<void> {
 
 function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
+}
+
+async function main(): Promise<void> {
+  const rows: [string, string][] = [];
+  if (values.only !== 'persister') rows.push(...(await benchDaemon()));
+  if (values.only !== 'daemon') rows.push(...(await benchPersister()));
+  const width = Math.max(...rows.map(([k]) => k.length));
+  for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
 }
 
 main().catch((err: unknown) => {

@@ -151,7 +151,7 @@ test('bad input on the query socket', async (t) => {
     const entries = await dump(quick.querySocket);
     assert.equal(entries[0].msg, 'memlogd started');
     await closed;
-    await ownEntry(quick, /sent no mode byte/);
+    await ownEntry(quick, /sent no complete request/);
     await fdsBackTo(quick.pid, quickBaseline);
   });
 

@@ -1,6 +1,7 @@
 /** What the tests share: temporary directories, a real memlogd process, clients. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,9 +24,17 @@ export function sleep(ms: number): Promise<void> {
 export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    // A check may throw while what it looks at does not exist yet (a file, a socket): that is "not yet".
+    let failure: unknown;
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      failure = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}${failure ? `: ${(failure as Error).message}` : ''}`);
+    }
     await sleep(20);
   }
 }
@@ -187,4 +196,19 @@ export function pidsHoldingSocket(socketPath: string): number[] {
     }
   }
   return pids;
+}
+
+/** A stand-in for the upstream Go daemon's query socket: one mode byte; 0-2 answered with plain JSON lines, anything else left silent. */
+export function fakeUpstream(socketPath: string, entries: { time: string; source: string; msg: string }[]): net.Server {
+  const server = net.createServer((socket) => {
+    socket.once('data', (data) => {
+      const mode = data[0];
+      if (mode > 2) return; // upstream: the connection stays open, nothing is sent
+      for (const e of entries) socket.write(JSON.stringify(e) + '\n');
+      if (mode === 0) socket.end();
+    });
+    socket.on('error', () => {});
+  });
+  server.listen(socketPath);
+  return server;
 }

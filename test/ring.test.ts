@@ -57,16 +57,22 @@ test('empty messages are entries too, and never corrupt their neighbours', () =>
   }
 });
 
-test('a source name is freed once no stream and no entry refers to it', () => {
+test('a source name is freed once no stream, no entry and no loss record refers to it', () => {
   const ring = newRing(2, 1024);
   const a = ring.sources.acquire('a');
   appendText(ring, a.id, 'one');
   ring.sources.release(a.id); // the stream ended; the entry still holds it
   assert.equal(ring.sources.get(a.id).name, 'a');
   const b = ring.sources.acquire('b').id;
+  const c = ring.sources.acquire('c').id;
   appendText(ring, b, 'two');
-  appendText(ring, b, 'three'); // pushes out the last entry of "a"
-  assert.equal(ring.sources.size, 1);
+  appendText(ring, b, 'three'); // pushes out the entry of "a"
+  // Its name is still needed to say whose entries were dropped.
+  assert.deepEqual([...ring.dropped(0, 1).bySource], [['a', 1]]);
+  // Once thousands of later drops have pushed that record out, the name goes.
+  for (let i = 0; i < 5000; i++) appendText(ring, i % 2 === 0 ? b : c, `x${i}`);
+  assert.equal(ring.sources.size, 2);
+  assert.equal(ring.dropped(0, 1).unknown, 1);
 });
 
 function split(chunks: (string | Buffer)[], maxLineLen = 1024): string[] {

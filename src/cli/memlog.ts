@@ -2,12 +2,16 @@
 import { memlogdMain } from './memlogd.js';
 import { logreadMain } from './logread.js';
 import { launcherMain } from './launcher.js';
+import { kmsgMain } from './kmsg.js';
+import { persisterMain } from './persister.js';
 import type { Main } from './run.js';
 
 const COMMANDS: Record<string, { main: (argv: string[], synopsis: string) => Promise<number | undefined>; synopsis: string; help: string }> = {
   daemon: { main: memlogdMain, synopsis: 'memlog daemon [flags]', help: 'run memlogd, the in-memory log daemon' },
   read: { main: logreadMain, synopsis: 'memlog read [-socket PATH] [-f | -F]', help: 'dump or follow the ring (logread)' },
   run: { main: launcherMain, synopsis: 'memlog run [-socket PATH] [-n NAME] COMMAND [ARGS...]', help: "run a command with its output handed to memlogd" },
+  kmsg: { main: kmsgMain, synopsis: 'memlog kmsg [-device PATH] [-follow=false]', help: 'print the kernel log (/dev/kmsg) to stderr, as upstream kmsg' },
+  write: { main: persisterMain, synopsis: 'memlog write [-socket PATH] [-log-dir DIR] [flags]', help: 'persist the ring to one file per source, with rotation (logwrite)' },
 };
 
 function overview(): string {

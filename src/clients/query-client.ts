@@ -3,6 +3,7 @@
  * JSON lines back one by one. Works against our daemon and upstream's.
  */
 import net from 'node:net';
+import { encodeRequest, MODE_DUMP_FOLLOW, MODE_RESUME, type QueryRequest } from '../outputs/query-request.js';
 
 export interface WireEntry {
   time: string;
@@ -28,8 +29,8 @@ const REASONS: Record<string, string> = {
   EPROTOTYPE: 'not a stream socket (is that the log socket rather than the query socket?)',
 };
 
-/** Connects to the query socket and sends the mode byte; rejects with a ConnectError. */
-export function connectQuery(path: string, mode: number): Promise<net.Socket> {
+/** Connects to the query socket and sends the request (a bare mode byte, or a whole request); rejects with a ConnectError. */
+export function connectQuery(path: string, request: number | QueryRequest): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(path);
     const onError = (err: NodeJS.ErrnoException): void => {
@@ -39,7 +40,7 @@ export function connectQuery(path: string, mode: number): Promise<net.Socket> {
     socket.once('error', onError);
     socket.once('connect', () => {
       socket.off('error', onError);
-      socket.write(Buffer.from([mode]));
+      socket.write(typeof request === 'number' ? Buffer.from([request]) : encodeRequest(request));
       resolve(socket);
     });
   });
@@ -83,4 +84,66 @@ export function parseEntry(line: Buffer): WireEntry | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The first line a resuming client gets from our daemon. */
+export interface Hello {
+  protocol: number;
+  daemon: string;
+  first: number;
+  next: number;
+  /** Sequence number of the first entry that will follow (entries before it and after `after` are reported lost). */
+  start: number;
+}
+
+export interface ResumeConnection {
+  socket: net.Socket;
+  /** Undefined when the daemon did not answer the resume request (an upstream daemon): the stream is plain mode 2. */
+  hello: Hello | undefined;
+  /** Bytes that came with the hello, to be read as the start of the stream. */
+  rest: Buffer;
+}
+
+/**
+ * Asks to resume after `after` (mode 3). A daemon that does not answer within
+ * helloTimeoutMs is taken for an upstream one, which ignores mode 3: the
+ * connection is made again in plain mode 2.
+ */
+export async function connectResume(path: string, want: { daemon?: string; after?: number }, helloTimeoutMs = 2000): Promise<ResumeConnection> {
+  const socket = await connectQuery(path, { mode: MODE_RESUME, ...want });
+  const answer = await new Promise<{ hello: Hello; rest: Buffer } | 'silent' | Error>((resolve) => {
+    let got = Buffer.alloc(0);
+    const timer = setTimeout(() => finish('silent'), helloTimeoutMs);
+    const finish = (result: { hello: Hello; rest: Buffer } | 'silent' | Error): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.pause();
+      resolve(result);
+    };
+    const onClose = (): void => finish(new Error(`${path} closed the connection before answering`));
+    const onData = (chunk: Buffer): void => {
+      got = Buffer.concat([got, chunk]);
+      const nl = got.indexOf(10);
+      if (nl < 0) return;
+      try {
+        const first = JSON.parse(got.subarray(0, nl).toString('utf8')) as { memlogd?: Hello; msg?: string };
+        if (first.memlogd && typeof first.memlogd.daemon === 'string') return finish({ hello: first.memlogd, rest: got.subarray(nl + 1) });
+        finish(new Error(`${path} refused the resume request: ${first.msg ?? got.subarray(0, nl).toString('utf8')}`));
+      } catch {
+        finish(new Error(`${path} answered the resume request with something that is not JSON`));
+      }
+    };
+    socket.on('data', onData);
+    socket.on('close', onClose);
+  });
+  if (answer === 'silent') {
+    socket.destroy();
+    return { socket: await connectQuery(path, MODE_DUMP_FOLLOW), hello: undefined, rest: Buffer.alloc(0) };
+  }
+  if (answer instanceof Error) {
+    socket.destroy();
+    throw answer;
+  }
+  return { socket, hello: answer.hello, rest: answer.rest };
 }

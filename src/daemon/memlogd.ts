@@ -10,7 +10,8 @@ import { Ring } from '../ring/ring.js';
 import { SourceTable, type Source } from '../ring/sources.js';
 import { LogSocket } from '../inputs/log-socket.js';
 import { QueryServer } from '../outputs/query-server.js';
-import { encodeStandalone } from '../outputs/entry-encoder.js';
+import { encodeOwnEntry } from '../outputs/entry-encoder.js';
+import { randomBytes } from 'node:crypto';
 import { claimSocketPath } from './socket-path.js';
 
 export const DEFAULT_LOG_SOCKET = '/var/run/linuxkit-external-logging.sock';
@@ -49,6 +50,8 @@ export class Memlogd {
   /** Socket paths this daemon created, removed again on close. */
   private readonly createdPaths: string[] = [];
   private closed = false;
+  /** Tells this daemon's life from another's: sequence numbers restart with each daemon. */
+  readonly id = randomBytes(8).toString('hex');
 
   private constructor(
     readonly opts: MemlogdOptions,
@@ -64,9 +67,10 @@ export class Memlogd {
       modeTimeoutMs: opts.modeTimeoutMs,
       log: (msg) => this.log(msg),
       onRoom: () => this.logSocket.turns.wake(),
-      standaloneEntry: (msg) => {
+      daemonId: this.id,
+      ownLine: (msg, extra) => {
         clock.read();
-        return encodeStandalone(clock.sec, clock.nsec, this.own.json, Buffer.from(msg));
+        return encodeOwnEntry(clock.sec, clock.nsec, OWN_SOURCE, msg, extra);
       },
     });
     this.logSocket = new LogSocket(logFd, this.ring, {

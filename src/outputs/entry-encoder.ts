@@ -1,7 +1,8 @@
 /**
  * Turns a range of ring entries into the wire form of the query socket, one
- * JSON object per line (PROTOCOL.md section 2):
- *   {"time":"2019-02-22T16:04:23.123456789Z","source":"docker","msg":"..."}
+ * JSON object per line (PROTOCOL.md section 2), with the sequence number as an
+ * extra field (an extension; upstream clients ignore unknown fields):
+ *   {"time":"2019-02-22T16:04:23.123456789Z","source":"docker","msg":"...","seq":42}
  * Consecutive entries read in one chunk share time and source, so the part of
  * the line before the message is built once per run of such entries.
  */
@@ -10,6 +11,9 @@ import { formatRfc3339Nano } from '../entry/rfc3339.js';
 import type { Ring } from '../ring/ring.js';
 
 const TAIL = Buffer.from('"}\n');
+const SEQ_KEY = Buffer.from('","seq":');
+/** The longest tail: the seq key, 16 digits, the closing brace and newline. */
+const MAX_TAIL = SEQ_KEY.length + 16 + 2;
 /** Longest head: time, the longest source name escaped, the keys. */
 const MAX_HEAD = 128 + 512 * MAX_ESCAPE_GROWTH;
 
@@ -34,7 +38,7 @@ export class EntryEncoder {
     /** Bytes one encode aims for; the last entry may go past it. */
     private readonly budget = 256 * 1024,
   ) {
-    this.scratch = Buffer.allocUnsafeSlow(budget + MAX_HEAD + maxLineLen * MAX_ESCAPE_GROWTH + TAIL.length);
+    this.scratch = Buffer.allocUnsafeSlow(budget + MAX_HEAD + maxLineLen * MAX_ESCAPE_GROWTH + MAX_TAIL);
   }
 
   /** Encodes entries from seq `from` up to (not including) `to`, stopping early once the budget is spent. */
@@ -50,7 +54,8 @@ export class EntryEncoder {
       pos += head.length;
       const start = ring.offset(seq);
       pos = escapeJsonBytes(arena, start, start + ring.length(seq), out, pos);
-      out[pos++] = 34; // "
+      for (let i = 0; i < SEQ_KEY.length; i++) out[pos + i] = SEQ_KEY[i];
+      pos = writeDigits(out, pos + SEQ_KEY.length, seq);
       out[pos++] = 125; // }
       out[pos++] = 10; // \n
       seq++;
@@ -76,15 +81,27 @@ export class EntryEncoder {
   }
 }
 
-/** One entry in wire form, outside the ring (answers to bad queries). */
-export function encodeStandalone(sec: number, nsec: number, sourceJson: Buffer, msg: Buffer): Buffer {
-  const body = Buffer.allocUnsafe(msg.length * MAX_ESCAPE_GROWTH);
-  const n = escapeJsonBytes(msg, 0, msg.length, body, 0);
-  return Buffer.concat([
-    Buffer.from(`{"time":"${formatRfc3339Nano(sec, nsec)}","source":"`),
-    sourceJson,
-    Buffer.from('","msg":"'),
-    body.subarray(0, n),
-    TAIL,
-  ]);
+/** Writes n (a whole number below 2^53) in decimal at pos; returns the new position. */
+function writeDigits(out: Uint8Array, pos: number, n: number): number {
+  if (n === 0) {
+    out[pos] = 48;
+    return pos + 1;
+  }
+  const start = pos;
+  while (n > 0) {
+    const q = Math.floor(n / 10);
+    out[pos++] = 48 + (n - q * 10);
+    n = q;
+  }
+  for (let i = start, j = pos - 1; i < j; i++, j--) {
+    const t = out[i];
+    out[i] = out[j];
+    out[j] = t;
+  }
+  return pos;
+}
+
+/** An entry of the daemon's own that is not in the ring (errors, loss markers), with any extra fields. */
+export function encodeOwnEntry(sec: number, nsec: number, source: string, msg: string, extra: Record<string, unknown> = {}): Buffer {
+  return Buffer.from(JSON.stringify({ time: formatRfc3339Nano(sec, nsec), source, msg, ...extra }) + '\n');
 }

@@ -1,6 +1,13 @@
 /**
  * The query socket (PROTOCOL.md section 2): a client sends one mode byte,
- * 0 = dump, 1 = follow, 2 = dump then follow, and gets JSON lines.
+ * 0 = dump, 1 = follow, 2 = dump then follow, and gets JSON lines; or, our
+ * extension, 3 = resume after a sequence number (see query-request.ts), and
+ * gets a hello line first.
+ *
+ * A reader that lost entries (it fell a ring behind, or asked to resume from
+ * entries already dropped) first gets a marker: an entry from source memlogd
+ * with a "lost" field saying how many, between which sequence numbers, and
+ * whose.
  *
  * Delivery runs once per event-loop turn, after the inputs have put that turn's
  * lines in the ring: each reader gets one write of everything it has not seen,
@@ -12,18 +19,19 @@ import net from 'node:net';
 import type { Ring } from '../ring/ring.js';
 import { EntryEncoder, type Encoded } from './entry-encoder.js';
 import { FOREVER, Reader } from './reader.js';
+import { MODE_DUMP, MODE_DUMP_FOLLOW, MODE_FOLLOW, MODE_RESUME, RequestError, RequestParser, type QueryRequest } from './query-request.js';
 
-export const MODE_DUMP = 0;
-export const MODE_FOLLOW = 1;
-export const MODE_DUMP_FOLLOW = 2;
+export { MODE_DUMP, MODE_FOLLOW, MODE_DUMP_FOLLOW, MODE_RESUME } from './query-request.js';
 
 export interface QueryServerOptions {
   maxLineLen: number;
   /** How long a client may take to send its mode byte. */
   modeTimeoutMs?: number;
   log(msg: string): void;
-  /** A line in wire form, for answers outside the ring (bad mode byte). */
-  standaloneEntry(msg: string): Buffer;
+  /** An entry of the daemon's own in wire form, outside the ring (errors, loss markers). */
+  ownLine(msg: string, extra?: Record<string, unknown>): Buffer;
+  /** This daemon's id, for resuming clients to tell a restart. */
+  daemonId: string;
   /** A reader's queue emptied (the inputs may stop holding). */
   onRoom?(): void;
 }
@@ -88,35 +96,56 @@ export class QueryServer {
   private onConnection(socket: net.Socket): void {
     this.served++;
     socket.setTimeout(this.opts.modeTimeoutMs ?? 10_000, () => {
-      this.opts.log('closed a query client that sent no mode byte within its time');
+      this.opts.log('closed a query client that sent no complete request within its time');
       socket.destroy();
     });
     socket.on('error', () => socket.destroy());
-    socket.once('data', (data: Buffer) => {
+    const parser = new RequestParser();
+    const onData = (data: Buffer): void => {
+      let request: QueryRequest | undefined;
+      try {
+        request = parser.push(data);
+      } catch (err) {
+        if (!(err instanceof RequestError)) throw err;
+        this.opts.log(`refused a query client: ${err.message}`);
+        socket.off('data', onData);
+        socket.setTimeout(0);
+        socket.end(this.opts.ownLine(`error: ${err.message}`));
+        return;
+      }
+      if (!request) return;
       socket.setTimeout(0);
+      socket.off('data', onData);
       // Whatever else the client sends is ignored, but reading goes on so its close is seen.
       socket.on('data', () => {});
-      this.start(socket, data[0]);
-    });
+      this.start(socket, request);
+    };
+    socket.on('data', onData);
   }
 
-  private start(socket: net.Socket, mode: number): void {
+  private start(socket: net.Socket, request: QueryRequest): void {
+    const ring = this.ring;
     let reader: Reader;
-    switch (mode) {
+    switch (request.mode) {
       case MODE_DUMP:
-        reader = new Reader(socket, this.ring.first, this.ring.next);
+        reader = new Reader(socket, ring.first, ring.next);
         break;
       case MODE_FOLLOW:
-        reader = new Reader(socket, this.ring.next, FOREVER);
+        reader = new Reader(socket, ring.next, FOREVER);
         break;
       case MODE_DUMP_FOLLOW:
-        reader = new Reader(socket, this.ring.first, FOREVER);
+        reader = new Reader(socket, ring.first, FOREVER);
         break;
-      default: {
-        const msg = `unknown query mode byte 0x${mode.toString(16).padStart(2, '0')}: expected 0 (dump), 1 (follow) or 2 (dump then follow)`;
-        this.opts.log(`refused a query client: ${msg}`);
-        socket.end(this.opts.standaloneEntry(`error: ${msg}`));
-        return;
+      case MODE_RESUME: {
+        // Sequence numbers only mean something within one daemon's life: a client that
+        // knew another daemon wants all of this one's, from its first entry (and a marker
+        // if some are gone); a client that knew none wants what there is.
+        const same = request.daemon === this.opts.daemonId && request.after !== undefined;
+        const wanted = same ? (request.after as number) + 1 : request.daemon !== undefined ? 0 : ring.first;
+        const start = Math.min(wanted, ring.next);
+        socket.write(JSON.stringify({ memlogd: { protocol: 1, daemon: this.opts.daemonId, first: ring.first, next: ring.next, start } }) + '\n');
+        reader = new Reader(socket, start, FOREVER);
+        break;
       }
     }
     this.readers.add(reader);
@@ -178,12 +207,7 @@ export class QueryServer {
     // carries on as soon as its socket takes more, not only once its queue is empty.
     reader.blocked = reader.socket.writableLength >= MAX_QUEUED_PER_READER;
     if (reader.blocked || reader.done) return 0;
-    if (reader.pos < ring.first) {
-      const missed = ring.first - reader.pos;
-      reader.lost += missed;
-      this.lost += missed;
-      reader.pos = ring.first;
-    }
+    if (reader.pos < ring.first) this.reportLoss(reader);
     const limit = Math.min(reader.end, ring.next);
     if (reader.pos >= limit) {
       if (!reader.following) {
@@ -202,6 +226,27 @@ export class QueryServer {
     reader.pos = shared.next;
     reader.socket.write(shared.buf);
     return shared.buf.length;
+  }
+
+  /** The reader's next entries have left the ring: say so in its stream, then go on from the oldest held. */
+  private reportLoss(reader: Reader): void {
+    const ring = this.ring;
+    const from = reader.pos;
+    const to = ring.first; // exclusive
+    const count = to - from;
+    reader.lost += count;
+    this.lost += count;
+    reader.pos = to;
+    const { bySource, unknown } = ring.dropped(from, to);
+    const sources: Record<string, number> = {};
+    const parts: string[] = [];
+    for (const [name, n] of bySource) {
+      sources[name] = n;
+      parts.push(`${name} ${n}`);
+    }
+    if (unknown > 0) parts.push(`${unknown} from sources no longer known`);
+    const msg = `lost ${count} entries (seq ${from} to ${to - 1}) that left the ring before this reader got them: ${parts.join(', ')}`;
+    reader.socket.write(this.opts.ownLine(msg, { lost: { from, to: to - 1, count, sources, unknown } }));
   }
 
   /**

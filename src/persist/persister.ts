@@ -1,0 +1,267 @@
+/**
+ * The persister (upstream pkg/logwrite): streams memlogd's ring into one file
+ * per source, with rotation, writing each entry exactly once across restarts
+ * of either side.
+ *
+ * It asks to resume after the last entry it has on disk (query mode 3). After
+ * each batch it saves its state (daemon id, sequence number, file sizes); after
+ * a crash it cuts its files back to that state and asks again from there, so
+ * nothing is written twice and nothing that memlogd still holds is missed.
+ * What memlogd lost in between is written into the affected files as a marker.
+ */
+import type net from 'node:net';
+import { connectResume, LineReader, type Hello } from '../clients/query-client.js';
+import { formatRfc3339Seconds, parseRfc3339 } from '../entry/rfc3339.js';
+import { sourceOfStem } from './file-names.js';
+import { LogFiles } from './log-files.js';
+import { loadState, saveState, type ResumeState } from './state.js';
+
+export interface PersisterOptions {
+  socket: string;
+  dir: string;
+  maxFiles: number;
+  maxFileSize: number;
+  compress?: boolean;
+  maxSourceBytes?: number;
+  maxDirBytes?: number;
+  /** Problems, once per condition. */
+  warn(msg: string): void;
+  /** Connection changes (connected, resumed, daemon restarted). */
+  info(msg: string): void;
+  /** How long to wait for a resume answer before taking the daemon for an upstream one. */
+  helloTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+interface Entry {
+  time: string;
+  source: string;
+  msg: string;
+  seq?: number;
+  lost?: { from: number; to: number; count: number; sources: Record<string, number>; unknown: number };
+}
+
+const MIN_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 5000;
+/** Stop reading from memlogd while this much is waiting for the disk. */
+const MAX_PENDING = 8 * 1024 * 1024;
+
+/** The line upstream writes: `<time, RFC3339 seconds> <source> <msg>`. */
+export function fileLine(time: string, source: string, msg: string): string {
+  // Our daemon and upstream's both send UTC with a Z: cut the fraction. Anything else goes the long way.
+  const stamp = time.length >= 20 && time.charCodeAt(19) === 46 /* . */ && time.endsWith('Z') ? time.slice(0, 19) + 'Z' : secondsOf(time);
+  return `${stamp} ${source} ${msg}\n`;
+}
+
+function secondsOf(time: string): string {
+  const t = parseRfc3339(time);
+  return t ? formatRfc3339Seconds(t.sec) : time;
+}
+
+function skipped(source: string): boolean {
+  return source.startsWith('logwrite'); // its own output, as upstream
+}
+
+export class Persister {
+  readonly files: LogFiles;
+  private state: ResumeState;
+  /** Sources written since start, for markers when memlogd restarts. */
+  private readonly seen = new Set<string>();
+  private socket: net.Socket | undefined;
+  private stopped = false;
+  private warnedUpstream = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  connections = 0;
+  entries = 0;
+  markers = 0;
+
+  constructor(private readonly opts: PersisterOptions) {
+    this.files = new LogFiles({
+      dir: opts.dir,
+      maxFiles: opts.maxFiles,
+      maxFileSize: opts.maxFileSize,
+      compress: opts.compress,
+      maxSourceBytes: opts.maxSourceBytes,
+      maxDirBytes: opts.maxDirBytes,
+      warn: opts.warn,
+      // A rotation renames files: the state must describe the files as they are on both sides of it.
+      onRotate: () => this.save(),
+    });
+    this.state = loadState(opts.dir, opts.warn);
+    for (const line of this.files.recover(this.state.files)) opts.info(line);
+    for (const stem of Object.keys(this.state.files)) {
+      const source = sourceOfStem(stem);
+      if (source !== undefined) this.seen.add(source);
+    }
+    opts.signal?.addEventListener('abort', () => this.stop(), { once: true });
+  }
+
+  /** Runs until stopped: connects, streams, reconnects with backoff. */
+  async run(): Promise<void> {
+    let backoff = MIN_BACKOFF_MS;
+    let down = false;
+    while (!this.stopped) {
+      let connection;
+      try {
+        connection = await connectResume(this.opts.socket, { daemon: this.state.daemon, after: this.state.seq }, this.opts.helloTimeoutMs);
+      } catch (err) {
+        if (!down) this.opts.warn(`${(err as Error).message}; retrying`);
+        down = true;
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        continue;
+      }
+      if (down) this.opts.info(`connected to ${this.opts.socket} again`);
+      down = false;
+      backoff = MIN_BACKOFF_MS;
+      this.connections++;
+      this.onHello(connection.hello);
+      await this.stream(connection.socket, connection.rest);
+      if (!this.stopped) {
+        this.opts.warn(`lost the connection to ${this.opts.socket}; reconnecting`);
+        down = true;
+        await this.sleep(backoff);
+      }
+    }
+    this.files.flush();
+    this.save();
+    await this.files.close();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.socket?.destroy();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.wake?.();
+  }
+
+  private wake: (() => void) | undefined;
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private onHello(hello: Hello | undefined): void {
+    if (!hello) {
+      if (!this.warnedUpstream) {
+        this.opts.warn(`${this.opts.socket} does not offer resuming (an upstream memlogd?): reading in plain dump-and-follow mode; after a reconnect, lines may be written twice`);
+      }
+      this.warnedUpstream = true;
+      return;
+    }
+    const before = this.state.daemon;
+    if (before !== undefined && before !== hello.daemon) {
+      // A new daemon: whatever the old one held that is not on disk yet is gone, for every source it fed.
+      const now = new Date().toISOString().slice(0, 19) + 'Z';
+      const msg = `[memlog: memlogd restarted (daemon ${before} -> ${hello.daemon}); lines the old daemon held after seq ${this.state.seq} and had not delivered are lost]`;
+      for (const source of this.seen) if (!skipped(source)) this.files.append(source, `${now} ${source} ${msg}\n`, -1);
+      this.files.append('memlogd', `${now} memlogd ${msg}\n`, -1);
+      this.markers++;
+      this.opts.info(msg);
+    } else if (before !== undefined) {
+      this.opts.info(`resuming after seq ${this.state.seq}`);
+    }
+    this.state.daemon = hello.daemon;
+    this.state.seq = hello.start - 1;
+    this.flushAndSave();
+  }
+
+  private stream(socket: net.Socket, rest: Buffer): Promise<void> {
+    this.socket = socket;
+    const lines = new LineReader();
+    return new Promise((resolve) => {
+      const onChunk = (chunk: Buffer): void => {
+        lines.push(chunk, (line) => this.onLine(line));
+        if (!this.flushAndSave()) {
+          // The disk said no: stop reading (memlogd keeps the entries) and try again later.
+          socket.pause();
+          this.retryFlush(socket, MIN_BACKOFF_MS);
+        } else if (this.files.pendingBytes > MAX_PENDING) {
+          socket.pause();
+          this.retryFlush(socket, MIN_BACKOFF_MS);
+        }
+      };
+      socket.on('data', onChunk);
+      socket.once('close', () => {
+        this.socket = undefined;
+        resolve();
+      });
+      socket.on('error', () => socket.destroy());
+      if (rest.length > 0) onChunk(rest);
+      socket.resume();
+    });
+  }
+
+  private retryFlush(socket: net.Socket, delay: number): void {
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.flushAndSave() && this.files.pendingBytes <= MAX_PENDING) socket.resume();
+      else this.retryFlush(socket, Math.min(delay * 2, MAX_BACKOFF_MS));
+    }, delay);
+  }
+
+  private onLine(line: Buffer): void {
+    let entry: Entry;
+    try {
+      entry = JSON.parse(line.toString('utf8')) as Entry;
+    } catch {
+      this.opts.warn(`not an entry, skipped: ${line.toString('utf8').slice(0, 200)}`);
+      return;
+    }
+    if (typeof entry.source !== 'string' || typeof entry.msg !== 'string' || typeof entry.time !== 'string') return;
+    this.entries++;
+    const seq = typeof entry.seq === 'number' ? entry.seq : -1;
+    if (entry.lost && entry.source === 'memlogd') this.onLoss(entry);
+    if (!skipped(entry.source)) {
+      this.seen.add(entry.source);
+      this.files.append(entry.source, fileLine(entry.time, entry.source, entry.msg), seq);
+    }
+    if (seq >= 0) this.pendingSeq = seq;
+  }
+
+  /** The seq of the last entry handed to the files, flushed or not. */
+  private pendingSeq = -1;
+
+  /** memlogd says entries were lost before we got them: put a marker where they would have been. */
+  private onLoss(entry: Entry): void {
+    const lost = entry.lost as NonNullable<Entry['lost']>;
+    this.markers++;
+    for (const [source, n] of Object.entries(lost.sources ?? {})) {
+      if (skipped(source) || typeof n !== 'number') continue;
+      this.files.append(source, fileLine(entry.time, source, `[memlog: ${n} lines lost here (between seq ${lost.from} and ${lost.to}): memlogd dropped them before they were written]`), -1);
+    }
+  }
+
+  /** Writes what is queued; if all of it is on disk, records how far that is. */
+  private flushAndSave(): boolean {
+    if (!this.files.flush()) return false;
+    if (this.pendingSeq > this.state.seq) this.state.seq = this.pendingSeq;
+    this.save();
+    return true;
+  }
+
+  private saveFailing = false;
+
+  private save(): void {
+    this.state.files = this.files.snapshot();
+    try {
+      saveState(this.opts.dir, this.state);
+      if (this.saveFailing) this.opts.info(`the resume state in ${this.opts.dir} is saved again`);
+      this.saveFailing = false;
+    } catch (err) {
+      // Once per outage: the disk errors themselves are reported by the files.
+      if (!this.saveFailing) this.opts.warn(`cannot save the resume state in ${this.opts.dir}: ${(err as Error).message}`);
+      this.saveFailing = true;
+    }
+  }
+}
+

@@ -1,0 +1,267 @@
+/** logwrite, the persister, end to end: real memlogd, real logwrite processes, real files. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { BIN, ROOT, dump, fakeUpstream, messagesOf, openStream, run, sleep, startDaemon, tmpdir, waitFor } from './helpers.js';
+import { cpuMicros } from '../bench/proc-stats.js';
+
+const STEADY = path.join(ROOT, 'dist/test/steady-writer.js');
+
+interface Persister {
+  proc: ChildProcess;
+  stderr(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function startPersister(t: { after(fn: () => void | Promise<void>): void }, querySocket: string, dir: string, flags: string[] = []): Persister {
+  const proc = spawn(process.execPath, [BIN('logwrite'), '-socket', querySocket, '-log-dir', dir, ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const p: Persister = {
+    proc,
+    stderr: () => stderr,
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      await exited;
+    },
+  };
+  t.after(() => p.stop());
+  return p;
+}
+
+function startWriter(t: { after(fn: () => void | Promise<void>): void }, logSocket: string, name: string, start: number, count: number, batch = 5): ChildProcess {
+  const proc = spawn(process.execPath, [BIN('logwrite'), '-socket', logSocket, '-n', name, process.execPath, STEADY, name, String(start), String(count), String(batch)], {
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  t.after(() => {
+    proc.kill('SIGKILL');
+  });
+  return proc;
+}
+
+function exited(proc: ChildProcess): Promise<void> {
+  return proc.exitCode !== null ? Promise.resolve() : new Promise((r) => proc.once('exit', () => r()));
+}
+
+function read(file: string): string {
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+}
+
+const LINE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) (\S+) (.*)$/;
+
+/** Messages of DIR/<file> and its rotated files, oldest first. */
+function messages(dir: string, file: string): string[] {
+  const names = fs.readdirSync(dir).filter((f) => f === file || f.startsWith(file + '.'));
+  const rotated = names.filter((f) => f !== file).sort((a, b) => Number(b.split('.').at(-1)) - Number(a.split('.').at(-1)));
+  const out: string[] = [];
+  for (const f of [...rotated, file]) {
+    for (const line of read(path.join(dir, f)).split('\n')) {
+      if (line === '') continue;
+      const m = LINE.exec(line);
+      assert.ok(m, `line in upstream format: ${JSON.stringify(line)}`);
+      out.push(m[3]);
+    }
+  }
+  return out;
+}
+
+test('entries land in DIR/<source>.log as "<time> <source> <msg>"; its own output is skipped; a restart appends', async (t) => {
+  const dir = tmpdir(t);
+  const logDir = path.join(dir, 'log');
+  const daemon = await startDaemon(t, dir);
+  await run(process.execPath, [BIN('logwrite'), '-socket', daemon.logSocket, '-n', 'svc', 'sh', '-c', 'echo out line; echo err line >&2']);
+  await run(process.execPath, [BIN('logwrite'), '-socket', daemon.logSocket, '-n', 'logwrite-self', 'echo', 'not persisted']);
+  await waitFor('the lines in memlogd', async () => messagesOf(await dump(daemon.querySocket), 'svc').length === 1);
+  const p = startPersister(t, daemon.querySocket, logDir);
+  await waitFor('svc.log', () => read(path.join(logDir, 'svc.log')).includes('err line'));
+  await waitFor('svc.out.log', () => read(path.join(logDir, 'svc.out.log')).includes('out line'));
+  assert.match(read(path.join(logDir, 'svc.log')), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ svc err line\n$/);
+  assert.match(read(path.join(logDir, 'memlogd.log')), / memlogd memlogd started\n/);
+  assert.ok(!fs.readdirSync(logDir).some((f) => f.startsWith('logwrite')), 'its own output is skipped');
+  await p.stop();
+  // A new persister appends to the same files, and writes nothing twice.
+  const again = startPersister(t, daemon.querySocket, logDir);
+  await run(process.execPath, [BIN('logwrite'), '-socket', daemon.logSocket, '-n', 'svc', 'sh', '-c', 'echo second >&2']);
+  await waitFor('the second line', () => read(path.join(logDir, 'svc.log')).includes('second'));
+  assert.deepEqual(messages(logDir, 'svc.log'), ['err line', 'second']);
+  await again.stop();
+});
+
+test('files rotate in upstream order: X.log, X.log.1 newest, ..., at most -max-log-files', async (t) => {
+  const dir = tmpdir(t);
+  const logDir = path.join(dir, 'log');
+  const daemon = await startDaemon(t, dir, ['-max-lines', '10000']);
+  startPersister(t, daemon.querySocket, logDir, ['-max-log-files', '3', '-max-log-size', '200']);
+  const fd = openStream(daemon.logSocket, 'rot');
+  // Each file line is "<20-byte time> rot line NN\n" = 33 bytes: 7 lines make 231 > 200, so a file holds 7 lines.
+  fs.writeSync(fd, Array.from({ length: 30 }, (_, i) => `line ${String(i).padStart(2, '0')}`).join('\n') + '\n');
+  fs.closeSync(fd);
+  await waitFor('line 29', () => read(path.join(logDir, 'rot.log')).includes('line 29'));
+  await sleep(200);
+  const files = fs.readdirSync(logDir).filter((f) => f.startsWith('rot.')).sort();
+  assert.deepEqual(files, ['rot.log', 'rot.log.1', 'rot.log.2']);
+  const ids = (f: string): number[] => read(path.join(logDir, f)).trim().split('\n').map((l) => Number(l.slice(-2)));
+  // 30 lines: 0-6, 7-13, 14-20, 21-27 rotated out in turn (the oldest two dropped); X.log holds 28-29.
+  assert.deepEqual(ids('rot.log'), [28, 29]);
+  assert.deepEqual(ids('rot.log.1'), [21, 22, 23, 24, 25, 26, 27]);
+  assert.deepEqual(ids('rot.log.2'), [14, 15, 16, 17, 18, 19, 20]);
+});
+
+test('-compress gzips rotated files', async (t) => {
+  const dir = tmpdir(t);
+  const logDir = path.join(dir, 'log');
+  const daemon = await startDaemon(t, dir);
+  startPersister(t, daemon.querySocket, logDir, ['-max-log-size', '100', '-compress']);
+  const fd = openStream(daemon.logSocket, 'gz');
+  fs.writeSync(fd, 'first line of many\nsecond line of many\nthird line of many\nfourth\n');
+  fs.closeSync(fd);
+  await waitFor('gz.log.1.gz', () => fs.existsSync(path.join(logDir, 'gz.log.1.gz')));
+  const text = zlib.gunzipSync(fs.readFileSync(path.join(logDir, 'gz.log.1.gz'))).toString();
+  assert.match(text, / gz first line of many\n.* gz second line of many\n/s);
+});
+
+test('a source named ../../x stays inside the log directory', async (t) => {
+  const dir = tmpdir(t);
+  const logDir = path.join(dir, 'a', 'log');
+  const daemon = await startDaemon(t, dir);
+  startPersister(t, daemon.querySocket, logDir);
+  for (const name of ['../../x', '/etc/passwd', '.hidden', '..']) {
+    const fd = openStream(daemon.logSocket, name);
+    fs.writeSync(fd, `from ${name}\n`);
+    fs.closeSync(fd);
+  }
+  await waitFor('four files', () => fs.readdirSync(logDir).filter((f) => f.includes('%')).length === 4);
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'a')), ['log']);
+  assert.ok(!fs.existsSync(path.join(dir, 'x.log')));
+  const names = fs.readdirSync(logDir).filter((f) => f.includes('%')).sort();
+  // The documented rule: [A-Za-z0-9_.-] kept except a leading dot, every other byte as %XX.
+  assert.deepEqual(names, ['%2E.%2F..%2Fx.log', '%2E..log', '%2Ehidden.log', '%2Fetc%2Fpasswd.log']);
+});
+
+test('kill -9 of logwrite in a steady stream: after a restart every line is on disk exactly once', async (t) => {
+  const dir = tmpdir(t);
+  const logDir = path.join(dir, 'log');
+  const daemon = await startDaemon(t, dir, ['-max-lines', '100000']);
+  const writer = startWriter(t, daemon.logSocket, 'steady', 0, 4000);
+  let p = startPersister(t, daemon.querySocket, logDir, ['-max-log-size', '20000']);
+  for (let round = 0; round < 3; round++) {
+    await waitFor('some lines on disk', () => read(path.join(logDir, 'steady.out.log')).length > 0);
+    await sleep(150 + round * 50);
+    await p.stop('SIGKILL');
+    p = startPersister(t, daemon.querySocket, logDir, ['-max-log-size', '20000']);
+  }
+  await exited(writer);
+  await waitFor('the last line on disk', () => messages(logDir, 'steady.out.log').includes('steady 3999'), 20_000);
+  const got = messages(logDir, 'steady.out.log');
+  assert.deepEqual(got, Array.from({ length: 4000 }, (_, i) => `steady ${i}`));
+});
+
+test('kill -9 of memlogd in a steady stream: nothing twice, and a marker where lines were lost', async (t) => {
+  const dir = tmpdir(t);
+  const logDir = path.join(dir, 'log');
+  const first = await startDaemon(t, dir, ['-max-lines', '100000']);
+  const p = startPersister(t, first.querySocket, logDir);
+  const writer = startWriter(t, first.logSocket, 'steady', 0, 1_000_000);
+  await waitFor('lines on disk', () => messages(logDir, 'steady.out.log').length > 500);
+  first.proc.kill('SIGKILL');
+  await exited(first.proc);
+  writer.kill('SIGKILL');
+  await sleep(300);
+  const second = await startDaemon(t, dir, ['-max-lines', '100000']);
+  const before = messages(logDir, 'steady.out.log').length;
+  const resumed = startWriter(t, second.logSocket, 'steady', 2_000_000, 500);
+  await exited(resumed);
+  await waitFor('the new lines', () => messages(logDir, 'steady.out.log').includes('steady 2000499'), 20_000);
+  const got = messages(logDir, 'steady.out.log');
+  const markerAt = got.findIndex((m) => m.startsWith('[memlog: memlogd restarted'));
+  assert.ok(markerAt >= before - 1, `the restart marker follows the old lines (at ${markerAt} of ${got.length})`);
+  const numbers = got.filter((m) => !m.startsWith('[memlog')).map((m) => Number(m.split(' ')[1]));
+  assert.equal(new Set(numbers).size, numbers.length, 'no line twice');
+  const old = numbers.filter((n) => n < 2_000_000);
+  assert.deepEqual(old, Array.from({ length: old.length }, (_, i) => i), 'the old daemon\'s lines, in order, none missing before the kill');
+  assert.deepEqual(numbers.slice(old.length), Array.from({ length: 500 }, (_, i) => 2_000_000 + i));
+  assert.match(p.stderr(), /memlogd restarted/);
+});
+
+test('lines the ring dropped while logwrite was stopped are marked in the file where they are missing', async (t) => {
+  const dir = tmpdir(t);
+  const logDir = path.join(dir, 'log');
+  const daemon = await startDaemon(t, dir, ['-max-lines', '1000']);
+  const p = startPersister(t, daemon.querySocket, logDir);
+  await waitFor('memlogd.log', () => read(path.join(logDir, 'memlogd.log')).length > 0);
+  p.proc.kill('SIGSTOP');
+  const fd = openStream(daemon.logSocket, 'burst');
+  fs.writeSync(fd, Array.from({ length: 50_000 }, (_, i) => `b ${i}`).join('\n') + '\n');
+  fs.closeSync(fd);
+  await waitFor('the burst in the ring', async () => messagesOf(await dump(daemon.querySocket), 'burst').includes('b 49999'));
+  p.proc.kill('SIGCONT');
+  await waitFor('the last line on disk', () => messages(logDir, 'burst.log').includes('b 49999'), 20_000);
+  const got = messages(logDir, 'burst.log');
+  const markers = got.filter((m) => m.startsWith('[memlog:'));
+  assert.ok(markers.length >= 1, 'a marker');
+  const lines = got.filter((m) => !m.startsWith('[memlog:')).map((m) => Number(m.slice(2)));
+  // Whatever is missing is announced by a marker standing exactly where it is missing, with its count.
+  let expected = 0;
+  for (const m of got) {
+    const marker = /^\[memlog: (\d+) lines lost here/.exec(m);
+    if (marker) {
+      expected += Number(marker[1]);
+      continue;
+    }
+    assert.equal(Number(m.slice(2)), expected, 'no gap without a marker');
+    expected++;
+  }
+  assert.equal(expected, 50_000);
+  assert.ok(lines.length < 50_000);
+});
+
+test('with memlogd absent it retries quietly: no busy loop, no flood of messages', async (t) => {
+  const dir = tmpdir(t);
+  const sock = path.join(dir, 'nothing.sock');
+  const p = startPersister(t, sock, path.join(dir, 'log'));
+  await sleep(300);
+  const cpuBefore = cpuMicros(p.proc.pid as number);
+  await sleep(2000);
+  const cpu = cpuMicros(p.proc.pid as number) - cpuBefore;
+  // A busy loop would burn close to 2 s of CPU here; retrying with backoff costs next to nothing.
+  assert.ok(cpu < 200_000, `${cpu} us of CPU in 2 s`);
+  assert.equal(p.stderr().trim().split('\n').length, 1, p.stderr());
+  assert.match(p.stderr(), /cannot connect to .*nothing\.sock.*retrying/);
+  // And once memlogd is there, it connects by itself.
+  const daemon = await (async () => {
+    const { Memlogd } = await import('../src/daemon/memlogd.js');
+    return Memlogd.start({ socketLog: path.join(dir, 'l.sock'), socketQuery: sock });
+  })();
+  t.after(() => daemon.close());
+  await waitFor('memlogd.log', () => read(path.join(dir, 'log', 'memlogd.log')).includes('memlogd started'), 10_000);
+});
+
+test('against an upstream daemon: plain mode 2, one warning that resuming is not available', async (t) => {
+  const dir = tmpdir(t);
+  const sock = path.join(dir, 'upstream.sock');
+  const server = fakeUpstream(sock, [
+    { time: '2019-02-22T16:04:23.123456789Z', source: 'docker', msg: 'hello from upstream' },
+    { time: '2019-02-22T16:04:24Z', source: 'docker', msg: 'second' },
+  ]);
+  t.after(() => server.close());
+  const p = startPersister(t, sock, path.join(dir, 'log'));
+  await waitFor('docker.log', () => read(path.join(dir, 'log', 'docker.log')).includes('second'), 10_000);
+  assert.equal(read(path.join(dir, 'log', 'docker.log')), '2019-02-22T16:04:23Z docker hello from upstream\n2019-02-22T16:04:24Z docker second\n');
+  assert.equal(p.stderr().match(/does not offer resuming/g)?.length, 1);
+});
+
+test('an unusable log directory is reported once and does not crash logwrite', async (t) => {
+  const dir = tmpdir(t);
+  const daemon = await startDaemon(t, dir);
+  const notADir = path.join(dir, 'file');
+  fs.writeFileSync(notADir, '');
+  const p = startPersister(t, daemon.querySocket, path.join(notADir, 'log'));
+  await sleep(1500);
+  assert.equal(p.proc.exitCode, null, `still running: ${p.stderr()}`);
+  const errors = p.stderr().trim().split('\n').filter((l) => l !== '');
+  assert.ok(errors.length >= 1 && errors.length <= 3, p.stderr());
+});
