@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuMicros, peakRss } from './proc-stats.js';
+import { StateStore } from '../src/persist/state.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -66,11 +67,7 @@ function runWriter(logSocket: string, name: string, lines: number, len: number):
 }
 
 function stateSeq(dir: string): number {
-  try {
-    return (JSON.parse(fs.readFileSync(path.join(dir, '.logwrite-state.json'), 'utf8')) as { seq: number }).seq;
-  } catch {
-    return -1;
-  }
+  return new StateStore(dir).load(() => {}).seq;
 }
 
 function dirBytes(dir: string): number {

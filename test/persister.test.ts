@@ -265,3 +265,22 @@ test('an unusable log directory is reported once and does not crash logwrite', a
   const errors = p.stderr().trim().split('\n').filter((l) => l !== '');
   assert.ok(errors.length >= 1 && errors.length <= 3, p.stderr());
 });
+
+test('a dropped connection is resumed: every line once, no marker', async (t) => {
+  const dir = tmpdir(t);
+  const logDir = path.join(dir, 'log');
+  const { Memlogd } = await import('../src/daemon/memlogd.js');
+  const daemon = await Memlogd.start({ socketLog: path.join(dir, 'l.sock'), socketQuery: path.join(dir, 'q.sock'), maxLines: 100_000 });
+  t.after(() => daemon.close());
+  const p = startPersister(t, daemon.opts.socketQuery, logDir);
+  const writer = startWriter(t, daemon.opts.socketLog, 'steady', 0, 3000);
+  for (let drop = 0; drop < 4; drop++) {
+    await waitFor('the persister connected', () => daemon.query.readers.size === 1);
+    await sleep(100);
+    for (const reader of daemon.query.readers) reader.socket.destroy(); // the daemon side hangs up
+  }
+  await exited(writer);
+  await waitFor('the last line', () => messages(logDir, 'steady.out.log').includes('steady 2999'), 20_000);
+  assert.deepEqual(messages(logDir, 'steady.out.log'), Array.from({ length: 3000 }, (_, i) => `steady ${i}`));
+  assert.match(p.stderr(), /lost the connection/);
+});

@@ -14,7 +14,7 @@ import { connectResume, LineReader, type Hello } from '../clients/query-client.j
 import { formatRfc3339Seconds, parseRfc3339 } from '../entry/rfc3339.js';
 import { sourceOfStem } from './file-names.js';
 import { LogFiles } from './log-files.js';
-import { loadState, saveState, type ResumeState } from './state.js';
+import { StateStore, type ResumeState } from './state.js';
 
 export interface PersisterOptions {
   socket: string;
@@ -65,6 +65,7 @@ function skipped(source: string): boolean {
 export class Persister {
   readonly files: LogFiles;
   private state: ResumeState;
+  private readonly store: StateStore;
   /** Sources written since start, for markers when memlogd restarts. */
   private readonly seen = new Set<string>();
   private socket: net.Socket | undefined;
@@ -87,7 +88,8 @@ export class Persister {
       // A rotation renames files: the state must describe the files as they are on both sides of it.
       onRotate: () => this.save(),
     });
-    this.state = loadState(opts.dir, opts.warn);
+    this.store = new StateStore(opts.dir);
+    this.state = this.store.load(opts.warn);
     for (const line of this.files.recover(this.state.files)) opts.info(line);
     for (const stem of Object.keys(this.state.files)) {
       const source = sourceOfStem(stem);
@@ -103,7 +105,9 @@ export class Persister {
     while (!this.stopped) {
       let connection;
       try {
-        connection = await connectResume(this.opts.socket, { daemon: this.state.daemon, after: this.state.seq }, this.opts.helloTimeoutMs);
+        // After what is queued for the files, not just what is flushed: a flush that failed keeps its lines queued.
+        const after = Math.max(this.state.seq, this.pendingSeq);
+        connection = await connectResume(this.opts.socket, { daemon: this.state.daemon, after }, this.opts.helloTimeoutMs);
       } catch (err) {
         if (!down) this.opts.warn(`${(err as Error).message}; retrying`);
         down = true;
@@ -125,6 +129,7 @@ export class Persister {
     }
     this.files.flush();
     this.save();
+    this.store.close();
     await this.files.close();
   }
 
@@ -172,6 +177,7 @@ export class Persister {
     }
     this.state.daemon = hello.daemon;
     this.state.seq = hello.start - 1;
+    this.pendingSeq = hello.start - 1;
     this.flushAndSave();
   }
 
@@ -179,20 +185,27 @@ export class Persister {
     this.socket = socket;
     const lines = new LineReader();
     return new Promise((resolve) => {
+      // Everything read in one event-loop turn is written, and the state saved, once.
+      let scheduled = false;
+      const flushTurn = (): void => {
+        scheduled = false;
+        if (!this.flushAndSave() || this.files.pendingBytes > MAX_PENDING) {
+          // The disk said no (or is far behind): stop reading, memlogd keeps the entries; try again later.
+          socket.pause();
+          this.retryFlush(socket, MIN_BACKOFF_MS);
+        }
+      };
       const onChunk = (chunk: Buffer): void => {
         lines.push(chunk, (line) => this.onLine(line));
-        if (!this.flushAndSave()) {
-          // The disk said no: stop reading (memlogd keeps the entries) and try again later.
-          socket.pause();
-          this.retryFlush(socket, MIN_BACKOFF_MS);
-        } else if (this.files.pendingBytes > MAX_PENDING) {
-          socket.pause();
-          this.retryFlush(socket, MIN_BACKOFF_MS);
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flushTurn);
         }
       };
       socket.on('data', onChunk);
       socket.once('close', () => {
         this.socket = undefined;
+        if (scheduled) flushTurn();
         resolve();
       });
       socket.on('error', () => socket.destroy());
@@ -254,7 +267,7 @@ export class Persister {
   private save(): void {
     this.state.files = this.files.snapshot();
     try {
-      saveState(this.opts.dir, this.state);
+      this.store.save(this.state);
       if (this.saveFailing) this.opts.info(`the resume state in ${this.opts.dir} is saved again`);
       this.saveFailing = false;
     } catch (err) {
