@@ -309,6 +309,33 @@ static napi_value js_bind_listen(napi_env env, napi_callback_info info) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* mkfifo: Node has no API for it; the init makes one per service stream.    */
+
+static napi_value js_mkfifo(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  struct sockaddr_un sa;
+  socklen_t salen;
+  char *path;
+  int64_t mode;
+  if (!get_args(env, info, 2, argv, NULL)) return NULL;
+  /* Same path checks as for sockets (no NUL, not empty, bounded length). */
+  if (!get_unix_addr(env, argv[0], "mkfifo", &sa, &salen, &path)) return NULL;
+  if (!get_int(env, argv[1], "mode", 0, 0777, &mode)) {
+    free(path);
+    return NULL;
+  }
+  if (mkfifo(path, (mode_t)mode) < 0) {
+    int e = errno;
+    throw_sys(env, e, "mkfifo", path, true);
+    free(path);
+    return NULL;
+  }
+  free(path);
+  if (napi_get_undefined(env, &result) != napi_ok) return NULL;
+  return result;
+}
+
+/* ------------------------------------------------------------------------ */
 /* sendFds                                                                   */
 
 static napi_value js_send_fds(napi_env env, napi_callback_info info) {
@@ -891,6 +918,7 @@ NAPI_MODULE_INIT() {
       {"sendFds", NULL, js_send_fds, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fdInfo", NULL, js_fd_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"clockRealtime", NULL, js_clock_realtime, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mkfifo", NULL, js_mkfifo, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_class(env, "DgramReceiver", NAPI_AUTO_LENGTH, receiver_ctor, NULL,
                         sizeof methods / sizeof methods[0], methods, &cls) != napi_ok ||

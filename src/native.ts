@@ -65,6 +65,7 @@ interface NativeBinding {
   sendFds(path: string, name: Buffer, fds: number[]): void;
   fdInfo(fd: number): FdInfo;
   clockRealtime(out: Float64Array): void;
+  mkfifo(path: string, mode: number): void;
   DgramReceiver: new (
     fd: number,
     maxName: number,
@@ -127,6 +128,11 @@ export function fdInfo(fd: number): FdInfo {
 /** clock_gettime(CLOCK_REALTIME): out[0] = seconds, out[1] = nanoseconds. Allocation-free. */
 export function clockRealtime(out: Float64Array): void {
   binding.clockRealtime(out);
+}
+
+/** mkfifo(3): a named pipe at path (the init gives one to each service stream, as containerd does). */
+export function mkfifo(path: string, mode: number): void {
+  binding.mkfifo(path, mode);
 }
 
 /**

@@ -229,6 +229,17 @@ export class LogFiles {
     return out;
   }
 
+  /**
+   * Sequence numbers are a daemon's own: when memlogd is a new one, what the
+   * files recorded of the old one's numbers must not make its lines look written.
+   */
+  forgetSeqs(): void {
+    for (const st of this.byStem.values()) {
+      st.seq = -1;
+      st.skipUpTo = -1;
+    }
+  }
+
   recover(snapshot: Record<string, FileSnapshot>): string[] {
     const did: string[] = [];
     for (const [stem, snap] of Object.entries(snapshot)) {

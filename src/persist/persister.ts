@@ -30,6 +30,8 @@ export interface PersisterOptions {
   info(msg: string): void;
   /** How long to wait for a resume answer before taking the daemon for an upstream one. */
   helloTimeoutMs?: number;
+  /** How long a shutdown may spend writing what memlogd still holds. */
+  drainTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
@@ -95,7 +97,7 @@ export class Persister {
       const source = sourceOfStem(stem);
       if (source !== undefined) this.seen.add(source);
     }
-    opts.signal?.addEventListener('abort', () => this.stop(), { once: true });
+    opts.signal?.addEventListener('abort', () => void this.drainThenStop(), { once: true });
   }
 
   /** Runs until stopped: connects, streams, reconnects with backoff. */
@@ -133,6 +135,32 @@ export class Persister {
     await this.files.close();
   }
 
+  /**
+   * A shutdown: first write everything memlogd holds now (what the other
+   * services said last), then stop. Bounded: a daemon that has gone, or a
+   * drain that takes longer than drainTimeoutMs, ends it anyway.
+   */
+  async drainThenStop(): Promise<void> {
+    if (this.socket && this.state.daemon !== undefined) {
+      try {
+        const probe = await connectResume(this.opts.socket, {}, 1000);
+        probe.socket.destroy();
+        const target = (probe.hello?.next ?? 0) - 1;
+        if (probe.hello?.daemon === this.state.daemon) {
+          const deadline = Date.now() + (this.opts.drainTimeoutMs ?? 10_000);
+          while (this.socket && this.pendingSeq < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+          if (this.pendingSeq >= target) {
+            this.state.drained = true;
+            this.opts.info(`wrote everything memlogd held (up to seq ${target}) before stopping`);
+          }
+        }
+      } catch {
+        // memlogd is gone: nothing more to drain.
+      }
+    }
+    this.stop();
+  }
+
   stop(): void {
     this.stopped = true;
     this.socket?.destroy();
@@ -164,7 +192,11 @@ export class Persister {
       return;
     }
     const before = this.state.daemon;
-    if (before !== undefined && before !== hello.daemon) {
+    if (before !== undefined && before !== hello.daemon) this.files.forgetSeqs();
+    if (before !== undefined && before !== hello.daemon && this.state.drained) {
+      // The old daemon was drained at a clean shutdown: nothing of it is missing.
+      this.opts.info(`a new memlogd (${hello.daemon}); the previous one was written out completely before it stopped`);
+    } else if (before !== undefined && before !== hello.daemon) {
       // A new daemon: whatever the old one held that is not on disk yet is gone, for every source it fed.
       const now = new Date().toISOString().slice(0, 19) + 'Z';
       const msg = `[memlog: memlogd restarted (daemon ${before} -> ${hello.daemon}); lines the old daemon held after seq ${this.state.seq} and had not delivered are lost]`;
@@ -176,6 +208,7 @@ export class Persister {
       this.opts.info(`resuming after seq ${this.state.seq}`);
     }
     this.state.daemon = hello.daemon;
+    this.state.drained = false;
     this.state.seq = hello.start - 1;
     this.pendingSeq = hello.start - 1;
     this.flushAndSave();

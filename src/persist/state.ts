@@ -23,6 +23,8 @@ export interface ResumeState {
   /** Every entry up to and including this one is on disk (-1: none yet). */
   seq: number;
   files: Record<string, FileSnapshot>;
+  /** Set when a shutdown wrote out everything that daemon held: its successor need not mark a loss. */
+  drained?: boolean;
 }
 
 export function emptyState(): ResumeState {
@@ -59,7 +61,9 @@ function readSlot(file: string): Record_ | string {
     for (const snap of Object.values(s.files)) {
       if (typeof snap?.size !== 'number' || typeof snap.seq !== 'number') return 'bad file entry';
     }
-    return { generation: value.generation, state: { daemon: typeof s.daemon === 'string' ? s.daemon : undefined, seq: s.seq, files: s.files } };
+    const state: ResumeState = { daemon: typeof s.daemon === 'string' ? s.daemon : undefined, seq: s.seq, files: s.files };
+    if (s.drained === true) state.drained = true;
+    return { generation: value.generation, state };
   } catch {
     return 'not JSON';
   }

@@ -1,0 +1,40 @@
+/** memlog init: `memlog init [-stop-after SECONDS] CONFIG.yml` (the boot of the article, runnable). */
+import { describeConfig, loadConfig } from '../init/config.js';
+import { Init } from '../init/supervisor.js';
+import { parseFlags, usage, UsageError, type FlagSpecs } from './flags.js';
+
+export const INIT_FLAGS = {
+  'stop-after': { type: 'int', arg: 'SECONDS', help: 'shut down by itself after this long (demonstrations, CI)' },
+} satisfies FlagSpecs;
+
+export async function initMain(argv: string[], synopsis = 'memlog init [-stop-after SECONDS] CONFIG.yml'): Promise<number> {
+  const { values, rest, help } = parseFlags(argv, INIT_FLAGS);
+  if (help) {
+    process.stdout.write(usage(synopsis, INIT_FLAGS));
+    return 0;
+  }
+  if (rest.length !== 1) throw new UsageError(rest.length === 0 ? 'no config file given' : `one config file, not ${rest.length}`);
+  const config = loadConfig(rest[0]);
+  const init = new Init(config);
+  const stop = (signal: string): void => void init.shutdown(signal);
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.stderr.write(`init: ${describeConfig(config)}\n`);
+  await init.boot();
+  if (config.memlogd && init.memlogd) {
+    const q = config.memlogd.socketQuery;
+    process.stderr.write(
+      [
+        'init: booted. From another terminal:',
+        `   bin/logread -socket ${q} -F          # dump the ring, then follow`,
+        `   bin/memlog bundle -socket ${q} -log-dir ${config.logDir} -o bundle.tar.gz`,
+        `   ls ${config.logDir}                  # the persisted files, if a logwrite service runs`,
+        'init: Ctrl-C (or SIGTERM) stops everything in order.',
+        '',
+      ].join('\n'),
+    );
+  }
+  if (values['stop-after'] !== undefined) setTimeout(() => stop(`-stop-after ${values['stop-after']}`), values['stop-after'] * 1000).unref();
+  await init.whenStopped();
+  return 0;
+}

@@ -1,0 +1,203 @@
+/** memlog init, as a user runs it: real processes, FIFOs, socketpairs, files. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { BIN, ROOT, run, sleep, tmpdir, waitFor } from './helpers.js';
+
+const NODE = JSON.stringify(process.execPath);
+
+function writeConfig(dir: string, yaml: string): string {
+  const file = path.join(dir, 'boot.yml');
+  fs.writeFileSync(file, yaml);
+  return file;
+}
+
+/** Runs `memlog init` in dir until it stops by itself (-stop-after) or is signalled. */
+function startInit(dir: string, config: string, flags: string[] = []) {
+  const proc = spawn(process.execPath, [BIN('memlog'), 'init', ...flags, config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  proc.stdout.resume();
+  const done = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return { proc, done, stderr: () => stderr };
+}
+
+function read(file: string): string {
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+}
+
+/** Processes whose command line contains marker (the process table, as ps would show it). */
+function processesWith(marker: string): string[] {
+  const found: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (cmd.includes(marker) && Number(pid) !== process.pid) found.push(`${pid}: ${cmd}`);
+    } catch {
+      // gone while we looked
+    }
+  }
+  return found;
+}
+
+const LOGWRITE = (extra = ''): string => `
+  - name: logwrite
+    command: [${NODE}, ${JSON.stringify(BIN('logwrite'))}, -socket, ./run/memlogdq.sock, -log-dir, ./var/log${extra}]
+    restart: always
+    stop: last`;
+
+test('lines of the first on-boot action, long before logwrite starts, end up in ./var/log', async (t) => {
+  const dir = tmpdir(t);
+  const config = writeConfig(
+    dir,
+    `memlogd: {}
+onboot:
+  - name: first
+    command: [sh, -c, 'echo "from the very first action"; echo "and its stderr" >&2']
+  - name: wait
+    command: [sleep, '0.5']
+services:${LOGWRITE()}
+`,
+  );
+  const init = startInit(dir, config, ['-stop-after', '3']);
+  assert.equal(await init.done, 0, init.stderr());
+  assert.match(read(path.join(dir, 'var/log/onboot.000-first.out.log')), /^\S+Z onboot\.000-first\.out from the very first action\n$/);
+  assert.match(read(path.join(dir, 'var/log/onboot.000-first.log')), / onboot\.000-first and its stderr\n/);
+  // The init's own story is persisted too, as source init.
+  assert.match(read(path.join(dir, 'var/log/init.log')), /on-boot onboot\.000-first: exited with status 0/);
+});
+
+test('without a memlogd section, output goes to files as LinuxKit does by default', async (t) => {
+  const dir = tmpdir(t);
+  const config = writeConfig(
+    dir,
+    `log-dir: ./logs
+onboot:
+  - name: setup
+    command: [sh, -c, 'echo setup out; echo setup err >&2']
+services:
+  - name: svc
+    command: [sh, -c, 'echo svc out; echo svc err >&2; sleep 100']
+`,
+  );
+  const init = startInit(dir, config, ['-stop-after', '2']);
+  assert.equal(await init.done, 0, init.stderr());
+  assert.equal(read(path.join(dir, 'logs/onboot/000-setup.out.log')), 'setup out\n');
+  assert.equal(read(path.join(dir, 'logs/onboot/000-setup.log')), 'setup err\n');
+  assert.equal(read(path.join(dir, 'logs/svc.out.log')), 'svc out\n');
+  assert.equal(read(path.join(dir, 'logs/svc.log')), 'svc err\n');
+  assert.match(read(path.join(dir, 'logs/init.log')), /no memlogd section/);
+  assert.ok(!fs.existsSync(path.join(dir, 'run')), 'no sockets without memlogd');
+});
+
+test('on-boot actions run one after another, in order, each to completion; a failure does not stop the boot', async (t) => {
+  const dir = tmpdir(t);
+  const order = path.join(dir, 'order.txt');
+  const step = (name: string, extra = ''): string => `
+  - name: ${name}
+    command: [sh, -c, 'echo "start ${name}" >> ${order}; ${extra} echo "end ${name}" >> ${order}']`;
+  const config = writeConfig(dir, `memlogd: {}\nonboot:${step('a', 'sleep 0.3;')}${step('b', 'exit 4;')}${step('c')}\nservices:${LOGWRITE()}\n`);
+  const init = startInit(dir, config, ['-stop-after', '2']);
+  assert.equal(await init.done, 0, init.stderr());
+  assert.equal(read(order), 'start a\nend a\nstart b\nstart c\nend c\n');
+  assert.match(init.stderr(), /onboot\.001-b: exited with status 4; going on with the boot/);
+});
+
+test('restart policies: on-failure restarts a failing service, never does not, always restarts even a clean exit', async (t) => {
+  const dir = tmpdir(t);
+  const config = writeConfig(
+    dir,
+    `memlogd: {}
+services:${LOGWRITE()}
+  - name: flaky
+    command: [sh, -c, 'echo flaky run; exit 1']
+    restart: on-failure
+    restart-delay: 0.2
+  - name: once
+    command: [sh, -c, 'echo once; exit 1']
+    restart: never
+  - name: again
+    command: [sh, -c, 'echo again; exit 0']
+    restart: always
+    restart-delay: 0.2
+  - name: done
+    command: [sh, -c, 'exit 0']
+    restart: on-failure
+`,
+  );
+  const init = startInit(dir, config, ['-stop-after', '3']);
+  assert.equal(await init.done, 0, init.stderr());
+  const log = read(path.join(dir, 'var/log/init.log'));
+  assert.ok((log.match(/service flaky: restarting/g) ?? []).length >= 2, log);
+  assert.ok((log.match(/service again: restarting/g) ?? []).length >= 2, log);
+  assert.doesNotMatch(log, /service once: restarting/);
+  assert.doesNotMatch(log, /service done: restarting/);
+  assert.match(log, /service flaky: exited with status 1/);
+  // Backoff: the delays grow while it keeps failing fast.
+  const delays = [...log.matchAll(/service flaky: restarting in ([\d.]+) s/g)].map((m) => Number(m[1]));
+  assert.deepEqual(delays.slice(0, 3), [0.2, 0.4, 0.8].slice(0, delays.length >= 3 ? 3 : delays.length));
+  // One stream per service for its whole life: every run's line is in one file.
+  assert.ok(read(path.join(dir, 'var/log/flaky.out.log')).split('\n').filter((l) => l.endsWith('flaky run')).length >= 3);
+});
+
+test('SIGTERM stops everything in order: no process left behind, no line that reached memlogd missing from disk', async (t) => {
+  const dir = tmpdir(t);
+  const marker = `memlog-orphan-check-${process.pid}-${Date.now()}`;
+  const truth = path.join(dir, 'printed.txt');
+  const config = writeConfig(
+    dir,
+    `memlogd: {}
+shutdown-grace: 2
+services:${LOGWRITE()}
+  - name: counter
+    command: [sh, -c, 'i=0; while :; do i=$((i+1)); echo "count $i"; echo $i >> ${truth}; sleep 0.005; done']
+  - name: forker
+    command: [sh, -c, 'sleep 1000 & sleep 1000 & echo "${marker}"; wait']
+  - name: stubborn
+    command: [sh, -c, 'trap "" TERM; echo stubborn; while :; do sleep 0.1; done']
+`,
+  );
+  const init = startInit(dir, config);
+  await waitFor('the counter on disk', () => read(path.join(dir, 'var/log/counter.out.log')).includes('count 50'), 20_000);
+  await waitFor('the forker children', () => processesWith('sleep 1000').length > 0 || undefined);
+  init.proc.kill('SIGTERM');
+  assert.equal(await init.done, 0, init.stderr());
+  // Nothing the init started still runs, not even what the services started, not even one that ignores SIGTERM.
+  await sleep(200);
+  assert.deepEqual(processesWith(marker), []);
+  assert.deepEqual(processesWith('trap "" TERM'), []);
+  assert.ok(!fs.existsSync(path.join(dir, 'run/memlogdq.sock')), 'memlogd stopped and removed its socket');
+  // Every line the counter printed (it wrote each to the side file after printing it) is on disk, once.
+  const printed = read(truth).trim().split('\n').map(Number);
+  const onDisk = read(path.join(dir, 'var/log/counter.out.log')).trim().split('\n').map((l) => Number(l.split(' ').at(-1)));
+  assert.deepEqual(onDisk, Array.from({ length: onDisk.length }, (_, i) => i + 1));
+  assert.ok(onDisk.length >= printed.length, `${printed.length} printed, ${onDisk.length} on disk`);
+  assert.match(read(path.join(dir, 'var/log/init.log')), /stubborn: still running after 2000 ms; killing it/);
+  assert.match(read(path.join(dir, 'var/log/init.log')), /stopping logwrite last/);
+});
+
+test('a bad config file is a one-line error naming the file, line and field', async (t) => {
+  const dir = tmpdir(t);
+  const config = writeConfig(dir, `services:\n  - name: x\n    command: [sleep, '1']\n    restart: sometimes\n`);
+  const r = await run(process.execPath, [BIN('memlog'), 'init', config]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /boot\.yml:4: services\[0\]\.restart: .*sometimes/);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+});
+
+test('the main job runs twice in a row', async (t) => {
+  const dir = tmpdir(t);
+  // A copy of the project's examples next to its bin/, in a fresh directory: ./run and ./var/log start empty.
+  fs.cpSync(path.join(ROOT, 'examples'), path.join(dir, 'examples'), { recursive: true });
+  fs.symlinkSync(path.join(ROOT, 'bin'), path.join(dir, 'bin'));
+  for (let i = 0; i < 2; i++) {
+    const init = startInit(dir, 'examples/boot.yml', ['-stop-after', '4']);
+    assert.equal(await init.done, 0, init.stderr());
+  }
+  const hello = read(path.join(dir, 'var/log/onboot.000-hello.out.log'));
+  assert.equal(hello.split('\n').filter((l) => l.includes('first on-boot action')).length, 2, hello);
+  assert.ok(fs.readdirSync(path.join(dir, 'var/log')).some((f) => f.startsWith('chatty.out.log.')), 'chatty rotated');
+  assert.match(read(path.join(dir, 'var/log/init.log')), /service crasher: restarting/);
+});
