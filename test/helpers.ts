@@ -170,6 +170,8 @@ export function run(cmd: string, args: string[], opts: { input?: string; env?: N
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
+    // A child that never reads its stdin (or has exited) makes this an EPIPE: not the test's concern.
+    proc.stdin.on('error', () => {});
     proc.stdin.end(opts.input ?? '');
   });
 }
