@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cpuMicros, peakRss } from './proc-stats.js';
+import { cpuMicros, peakRss, waitForSocket } from './proc-stats.js';
 import { StateStore } from '../src/persist/state.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -27,21 +27,6 @@ export interface PersistBenchOptions {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-async function waitForSocket(p: string): Promise<void> {
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(p);
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(5);
-  }
 }
 
 /** Counts lines arriving on a mode 1 follower, to know when the ring is filled. */

@@ -1,5 +1,6 @@
-/** CPU time and memory of another process, from /proc. */
+/** What the benchmarks share: CPU time and memory of another process (from /proc), waiting for a socket. */
 import fs from 'node:fs';
+import net from 'node:net';
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
@@ -24,4 +25,20 @@ export function peakRss(pid: number): number {
 
 export function rss(pid: number): number {
   return statusField(pid, 'VmRSS');
+}
+
+/** Resolves once something accepts connections on the socket at path (polling every ms). */
+export async function waitForSocket(path: string): Promise<void> {
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(path);
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 1));
+  }
 }

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cpuMicros, peakRss } from './proc-stats.js';
+import { cpuMicros, peakRss, waitForSocket } from './proc-stats.js';
 import { benchPersister } from './persist.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -41,18 +41,8 @@ function sleep(ms: number): Promise<void> {
 }
 
 async function connectWhenReady(socketPath: string, started: bigint): Promise<number> {
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(socketPath);
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return Number(process.hrtime.bigint() - started) / 1e6;
-    await sleep(1);
-  }
+  await waitForSocket(socketPath);
+  return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
 interface Follower {

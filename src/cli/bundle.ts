@@ -7,7 +7,7 @@
 import { createBundle } from '../bundle/bundle.js';
 import { DEFAULT_QUERY_SOCKET } from '../daemon/memlogd.js';
 import { DEFAULT_KMSG_DEVICE } from '../kmsg/reader.js';
-import { parseFlags, usage, type FlagSpecs } from './flags.js';
+import { parseCommandLine, usage, type FlagSpecs } from './flags.js';
 
 export const BUNDLE_FLAGS = {
   o: { type: 'string', arg: 'FILE', help: 'write the bundle to FILE (a .tar.gz; required)' },
@@ -21,11 +21,9 @@ export async function bundleMain(
   argv: string[],
   synopsis = 'memlog bundle -o FILE [-socket PATH] [-log-dir DIR] [-config FILE] [-kmsg PATH]',
 ): Promise<number> {
-  const { values, rest, help } = parseFlags(argv, BUNDLE_FLAGS);
-  if (help) {
-    process.stdout.write(usage(synopsis, BUNDLE_FLAGS));
-    return 0;
-  }
+  const parsed = parseCommandLine(argv, BUNDLE_FLAGS, synopsis);
+  if (!parsed) return 0;
+  const { values, rest } = parsed;
   if (rest.length > 0) {
     process.stderr.write(`bundle: unexpected argument "${rest[0]}"\n${usage(synopsis, BUNDLE_FLAGS)}`);
     return 2;

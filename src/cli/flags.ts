@@ -83,3 +83,14 @@ export function usage(synopsis: string, specs: FlagSpecs): string {
   }
   return lines.join('\n') + '\n';
 }
+
+/**
+ * A command's flags: parsed, or, when -help was asked, its usage printed and
+ * undefined returned (the command then exits 0).
+ */
+export function parseCommandLine<S extends FlagSpecs>(argv: readonly string[], specs: S, synopsis: string): Parsed<S> | undefined {
+  const parsed = parseFlags(argv, specs);
+  if (!parsed.help) return parsed;
+  process.stdout.write(usage(synopsis, specs));
+  return undefined;
+}

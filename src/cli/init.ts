@@ -1,18 +1,16 @@
 /** memlog init: `memlog init [-stop-after SECONDS] CONFIG.yml` (the boot of the article, runnable). */
 import { describeConfig, loadConfig } from '../init/config.js';
 import { Init } from '../init/supervisor.js';
-import { parseFlags, usage, UsageError, type FlagSpecs } from './flags.js';
+import { parseCommandLine, UsageError, type FlagSpecs } from './flags.js';
 
 export const INIT_FLAGS = {
   'stop-after': { type: 'int', arg: 'SECONDS', help: 'shut down by itself after this long (demonstrations, CI)' },
 } satisfies FlagSpecs;
 
 export async function initMain(argv: string[], synopsis = 'memlog init [-stop-after SECONDS] CONFIG.yml'): Promise<number> {
-  const { values, rest, help } = parseFlags(argv, INIT_FLAGS);
-  if (help) {
-    process.stdout.write(usage(synopsis, INIT_FLAGS));
-    return 0;
-  }
+  const parsed = parseCommandLine(argv, INIT_FLAGS, synopsis);
+  if (!parsed) return 0;
+  const { values, rest } = parsed;
   if (rest.length !== 1) throw new UsageError(rest.length === 0 ? 'no config file given' : `one config file, not ${rest.length}`);
   const config = loadConfig(rest[0]);
   const init = new Init(config);

@@ -9,7 +9,7 @@
  * process at once, as they end upstream's.
  */
 import { DEFAULT_KMSG_DEVICE, readKmsg } from '../kmsg/reader.js';
-import { parseFlags, usage, type FlagSpecs } from './flags.js';
+import { parseCommandLine, type FlagSpecs } from './flags.js';
 
 export const KMSG_FLAGS = {
   device: { type: 'string', arg: 'PATH', default: DEFAULT_KMSG_DEVICE, help: 'kernel log device, or a file of captured records' },
@@ -17,11 +17,9 @@ export const KMSG_FLAGS = {
 } satisfies FlagSpecs;
 
 export async function kmsgMain(argv: string[], synopsis = 'memlog-kmsg [-device PATH] [-follow=false]'): Promise<number> {
-  const { values, rest, help } = parseFlags(argv, KMSG_FLAGS);
-  if (help) {
-    process.stdout.write(usage(synopsis, KMSG_FLAGS));
-    return 0;
-  }
+  const parsed = parseCommandLine(argv, KMSG_FLAGS, synopsis);
+  if (!parsed) return 0;
+  const { values, rest } = parsed;
   if (rest.length > 0) {
     process.stderr.write(`kmsg: unexpected argument "${rest[0]}"\n`);
     return 2;

@@ -1,7 +1,7 @@
 /** The launcher's command line: `logwrite [-socket PATH] [-n NAME] COMMAND [ARGS...]` (PROTOCOL.md section 5). */
 import { DEFAULT_LOG_SOCKET } from '../daemon/memlogd.js';
 import { launch } from '../clients/launcher.js';
-import { parseFlags, usage, type FlagSpecs } from './flags.js';
+import { parseCommandLine, usage, type FlagSpecs } from './flags.js';
 
 export const LAUNCHER_FLAGS = {
   socket: { type: 'string', arg: 'PATH', default: DEFAULT_LOG_SOCKET, help: "memlogd's log socket" },
@@ -9,11 +9,9 @@ export const LAUNCHER_FLAGS = {
 } satisfies FlagSpecs;
 
 export async function launcherMain(argv: string[], synopsis = 'logwrite [-socket PATH] [-n NAME] COMMAND [ARGS...]'): Promise<number> {
-  const { values, rest, help } = parseFlags(argv, LAUNCHER_FLAGS);
-  if (help) {
-    process.stdout.write(usage(synopsis, LAUNCHER_FLAGS));
-    return 0;
-  }
+  const parsed = parseCommandLine(argv, LAUNCHER_FLAGS, synopsis);
+  if (!parsed) return 0;
+  const { values, rest } = parsed;
   if (rest.length === 0) {
     process.stderr.write(`logwrite: no command given\n${usage(synopsis, LAUNCHER_FLAGS)}`);
     return 2;

@@ -2,7 +2,7 @@
 import { DEFAULT_QUERY_SOCKET } from '../daemon/memlogd.js';
 import { MODE_DUMP, MODE_DUMP_FOLLOW, MODE_FOLLOW } from '../outputs/query-server.js';
 import { logread } from '../clients/logread.js';
-import { parseFlags, usage, type FlagSpecs } from './flags.js';
+import { parseCommandLine, type FlagSpecs } from './flags.js';
 
 export const LOGREAD_FLAGS = {
   socket: { type: 'string', arg: 'PATH', default: DEFAULT_QUERY_SOCKET, help: "memlogd's query socket" },
@@ -11,11 +11,9 @@ export const LOGREAD_FLAGS = {
 } satisfies FlagSpecs;
 
 export async function logreadMain(argv: string[], synopsis = 'logread [-socket PATH] [-f | -F]'): Promise<number> {
-  const { values, rest, help } = parseFlags(argv, LOGREAD_FLAGS);
-  if (help) {
-    process.stdout.write(usage(synopsis, LOGREAD_FLAGS));
-    return 0;
-  }
+  const parsed = parseCommandLine(argv, LOGREAD_FLAGS, synopsis);
+  if (!parsed) return 0;
+  const { values, rest } = parsed;
   if (rest.length > 0) {
     process.stderr.write(`logread: unexpected argument "${rest[0]}"\n`);
     return 2;

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { bindDgram, bindListen } from '../native.js';
 import { DEFAULTS, Memlogd, validateOptions, type MemlogdOptions } from '../daemon/memlogd.js';
 import { claimSocketPath } from '../daemon/socket-path.js';
-import { parseFlags, usage, type FlagSpecs } from './flags.js';
+import { parseCommandLine, type FlagSpecs } from './flags.js';
 
 export const MEMLOGD_FLAGS = {
   'socket-log': { type: 'string', arg: 'PATH', default: DEFAULTS.socketLog, help: 'datagram socket that receives fds to read' },
@@ -23,11 +23,9 @@ export const MEMLOGD_FLAGS = {
 const BIN_MEMLOGD = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/memlogd');
 
 export async function memlogdMain(argv: string[], synopsis = 'memlogd [flags]'): Promise<number | undefined> {
-  const { values, rest, help } = parseFlags(argv, MEMLOGD_FLAGS);
-  if (help) {
-    process.stdout.write(usage(synopsis, MEMLOGD_FLAGS));
-    return 0;
-  }
+  const parsed = parseCommandLine(argv, MEMLOGD_FLAGS, synopsis);
+  if (!parsed) return 0;
+  const { values, rest } = parsed;
   if (rest.length > 0) {
     process.stderr.write(`memlogd: unexpected argument "${rest[0]}"\n`);
     return 2;

@@ -1,7 +1,7 @@
 /** The persister's command line: `logwrite [-socket PATH] [-log-dir DIR] [-max-log-files N] [-max-log-size BYTES] ...` (PROTOCOL.md section 6). */
 import { DEFAULT_QUERY_SOCKET } from '../daemon/memlogd.js';
 import { Persister } from '../persist/persister.js';
-import { parseFlags, usage, type FlagSpecs } from './flags.js';
+import { parseCommandLine, type FlagSpecs } from './flags.js';
 
 export const PERSISTER_FLAGS = {
   socket: { type: 'string', arg: 'PATH', default: DEFAULT_QUERY_SOCKET, help: "memlogd's query socket" },
@@ -14,11 +14,9 @@ export const PERSISTER_FLAGS = {
 } satisfies FlagSpecs;
 
 export async function persisterMain(argv: string[], synopsis = 'logwrite [-socket PATH] [-log-dir DIR] [-max-log-files N] [-max-log-size BYTES] [flags]'): Promise<number> {
-  const { values, rest, help } = parseFlags(argv, PERSISTER_FLAGS);
-  if (help) {
-    process.stdout.write(usage(synopsis, PERSISTER_FLAGS));
-    return 0;
-  }
+  const parsed = parseCommandLine(argv, PERSISTER_FLAGS, synopsis);
+  if (!parsed) return 0;
+  const { values, rest } = parsed;
   if (rest.length > 0) {
     process.stderr.write(`logwrite: unexpected argument "${rest[0]}"\n`);
     return 2;

@@ -13,19 +13,12 @@ import type net from 'node:net';
 import { connectResume, LineReader, type Hello } from '../clients/query-client.js';
 import { formatRfc3339Seconds, parseRfc3339 } from '../entry/rfc3339.js';
 import { sourceOfStem } from './file-names.js';
-import { LogFiles } from './log-files.js';
+import { LogFiles, type LogFilesOptions } from './log-files.js';
 import { StateStore, type ResumeState } from './state.js';
 
-export interface PersisterOptions {
+/** The files' options (but onRotate, which the persister owns), and the connection's. */
+export interface PersisterOptions extends Omit<LogFilesOptions, 'onRotate'> {
   socket: string;
-  dir: string;
-  maxFiles: number;
-  maxFileSize: number;
-  compress?: boolean;
-  maxSourceBytes?: number;
-  maxDirBytes?: number;
-  /** Problems, once per condition. */
-  warn(msg: string): void;
   /** Connection changes (connected, resumed, daemon restarted). */
   info(msg: string): void;
   /** How long to wait for a resume answer before taking the daemon for an upstream one. */
@@ -80,13 +73,7 @@ export class Persister {
 
   constructor(private readonly opts: PersisterOptions) {
     this.files = new LogFiles({
-      dir: opts.dir,
-      maxFiles: opts.maxFiles,
-      maxFileSize: opts.maxFileSize,
-      compress: opts.compress,
-      maxSourceBytes: opts.maxSourceBytes,
-      maxDirBytes: opts.maxDirBytes,
-      warn: opts.warn,
+      ...opts,
       // A rotation renames files: the state must describe the files as they are on both sides of it.
       onRotate: () => this.save(),
     });
