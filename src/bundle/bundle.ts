@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import type { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { projectRoot } from '../paths.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -282,7 +283,7 @@ function memlogVersion(): string {
   if (cachedVersion === undefined) {
     try {
       // dist/src/bundle/bundle.js (and src/bundle/bundle.ts) -> the package's root.
-      const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+      const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version?: unknown };
       cachedVersion = typeof pkg.version === 'string' ? pkg.version : 'unknown';
     } catch {
       cachedVersion = 'unknown';

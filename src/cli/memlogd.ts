@@ -1,9 +1,8 @@
 /** memlogd: the daemon's command line (upstream flags, PROTOCOL.md section 3). */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { bindDgram, bindListen } from '../native.js';
+import { binPath } from '../paths.js';
 import { DEFAULTS, Memlogd, validateOptions, type MemlogdOptions } from '../daemon/memlogd.js';
 import { claimSocketPath } from '../daemon/socket-path.js';
 import { parseCommandLine, type FlagSpecs } from './flags.js';
@@ -20,7 +19,6 @@ export const MEMLOGD_FLAGS = {
   daemonize: { type: 'bool', help: 'bind both sockets, then go on in the background and return' },
 } satisfies FlagSpecs;
 
-const BIN_MEMLOGD = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/memlogd');
 
 export async function memlogdMain(argv: string[], synopsis = 'memlogd [flags]'): Promise<number | undefined> {
   const parsed = parseCommandLine(argv, MEMLOGD_FLAGS, synopsis);
@@ -73,7 +71,7 @@ async function daemonize(opts: MemlogdOptions): Promise<number> {
       fds.push(queryFd);
     }
     const args = [
-      BIN_MEMLOGD,
+      binPath('memlogd'),
       '-fd-log=3',
       '-fd-query=4',
       `-max-lines=${opts.maxLines}`,
@@ -81,6 +79,8 @@ async function daemonize(opts: MemlogdOptions): Promise<number> {
       `-max-bytes=${opts.maxBytes}`,
       ...(opts.modeTimeoutMs === undefined ? [] : [`-mode-timeout-ms=${opts.modeTimeoutMs}`]),
     ];
+    // Loaded here only: the daemon proper never spawns anything, and the module costs resident memory.
+    const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, args, {
       detached: true,
       stdio: ['ignore', 'ignore', 'ignore', logFd, queryFd],

@@ -11,7 +11,6 @@ import { SourceTable, type Source } from '../ring/sources.js';
 import { LogSocket } from '../inputs/log-socket.js';
 import { QueryServer } from '../outputs/query-server.js';
 import { encodeOwnEntry } from '../outputs/entry-encoder.js';
-import { randomBytes } from 'node:crypto';
 import { claimSocketPath } from './socket-path.js';
 
 export const DEFAULT_LOG_SOCKET = '/var/run/linuxkit-external-logging.sock';
@@ -51,7 +50,7 @@ export class Memlogd {
   private readonly createdPaths: string[] = [];
   private closed = false;
   /** Tells this daemon's life from another's: sequence numbers restart with each daemon. */
-  readonly id = randomBytes(8).toString('hex');
+  readonly id = daemonId();
 
   private constructor(
     readonly opts: MemlogdOptions,
@@ -133,6 +132,19 @@ export class Memlogd {
     this.query.close();
     for (const path of this.createdPaths) unlinkQuietly(path);
   }
+}
+
+/**
+ * 16 hex digits from the start time (ns), the pid and Math.random: unique
+ * enough to tell one daemon's life from the next. Not node:crypto, which
+ * costs a few MB of resident memory for this one call.
+ */
+function daemonId(): string {
+  clock.read();
+  const t = (clock.sec * 1e9 + clock.nsec) % 2 ** 32;
+  const mix = (t ^ (process.pid * 2654435761)) >>> 0;
+  const rand = Math.floor(Math.random() * 2 ** 32) >>> 0;
+  return mix.toString(16).padStart(8, '0') + rand.toString(16).padStart(8, '0');
 }
 
 export function validateOptions(opts: MemlogdOptions): void {

@@ -7,13 +7,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { bindDgram, bindListen } from '../native.js';
+import { binPath } from '../paths.js';
 import { claimSocketPath } from '../daemon/socket-path.js';
 import { connectResume, type Hello } from '../clients/query-client.js';
 import type { MemlogdSection } from './config.js';
 
-const BIN_MEMLOGD = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/memlogd');
 
 export interface MemlogdChild {
   proc: ChildProcess;
@@ -38,7 +37,7 @@ export async function startMemlogd(section: MemlogdSection, readyTimeoutMs = 10_
     fs.closeSync(logFd);
     throw err;
   }
-  const args = [BIN_MEMLOGD, '-fd-log=3', '-fd-query=4'];
+  const args = [binPath('memlogd'), '-fd-log=3', '-fd-query=4'];
   if (section.maxLines !== undefined) args.push(`-max-lines=${section.maxLines}`);
   if (section.maxLineLen !== undefined) args.push(`-max-line-len=${section.maxLineLen}`);
   if (section.maxBytes !== undefined) args.push(`-max-bytes=${section.maxBytes}`);
