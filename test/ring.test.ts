@@ -114,3 +114,25 @@ test('a writer that never sends a newline costs at most max-line-len bytes', () 
   assert.equal(ring.message(0).length, 1024);
   assert.equal(splitter.truncated, 1);
 });
+
+test('every entry keeps its own receipt time, whatever runs of shared times and evictions', () => {
+  const ring = newRing(50, 4096, 64);
+  const src = ring.sources.acquire('t').id;
+  const times: [number, number][] = [];
+  let sec = 1000;
+  let nsec = 0;
+  for (let i = 0; i < 2000; i++) {
+    if ((i * 7919) % 5 === 0) nsec += 1 + (i % 3); // runs of 1 to 5 entries share a time
+    if (nsec >= 1e9) {
+      sec++;
+      nsec = 0;
+    }
+    const b = Buffer.from(`e${i}`);
+    ring.append(src, sec, nsec, b, 0, b.length);
+    times.push([sec, nsec]);
+    // Look entries up in order and out of order, as readers do.
+    const seqs = [ring.first, ring.next - 1, ring.first + ((i * 31) % ring.count)];
+    for (let s = ring.first; s < ring.next; s++) seqs.push(s);
+    for (const s of seqs) assert.deepEqual([ring.sec(s), ring.nsec(s)], times[s], `entry ${s} after ${i + 1} appends`);
+  }
+});

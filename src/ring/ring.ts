@@ -2,9 +2,11 @@
  * The ring: the newest entries, bounded by count and by bytes, oldest dropped first.
  *
  * One preallocated byte arena holds the messages back to back (raw bytes, as
- * read); typed arrays indexed by slot hold where each message is, its length,
- * its source id and its receipt time. Appending is a copy into the arena and a
- * few array stores: no object per entry, nothing for the GC to trace.
+ * read); typed arrays indexed by slot hold where each message is, its length
+ * and its source id: 10 bytes per entry. Receipt times are kept per run of
+ * entries that share one (all the lines of one read do), in a second small
+ * ring. Appending is a copy into the arena and a few array stores: no object
+ * per entry, nothing for the GC to trace.
  *
  * Every entry gets a sequence number, increasing by one per entry for the life
  * of the ring; readers (dumps, followers) are just cursors over those numbers.
@@ -27,10 +29,17 @@ export class Ring {
   readonly capacity: number;
   private readonly arena: Buffer;
   private readonly offsets: Uint32Array;
-  private readonly lengths: Uint32Array;
+  /** 16 bits when lines are at most 64 KiB long (the default is 1 KiB). */
+  private readonly lengths: Uint16Array | Uint32Array;
   private readonly sourceIds: Uint32Array;
-  private readonly secs: Uint32Array;
-  private readonly nsecs: Uint32Array;
+  /** Time runs: the first sequence number of each run, and its time. */
+  private readonly runSeq: Float64Array;
+  private readonly runSec: Uint32Array;
+  private readonly runNsec: Uint32Array;
+  private timeHead = 0; // index of the oldest run
+  private timeRuns = 0;
+  /** The run the last lookup found: readers go through entries in order. */
+  private timeCursor = 0;
   /** Sequence number of the oldest entry held. */
   private firstSeq = 0;
   /** Sequence number the next entry will get. */
@@ -64,10 +73,12 @@ export class Ring {
     // allocUnsafeSlow: a dedicated, untouched allocation; pages become resident only as they fill.
     this.arena = Buffer.allocUnsafeSlow(this.capacity);
     this.offsets = new Uint32Array(this.maxLines);
-    this.lengths = new Uint32Array(this.maxLines);
+    this.lengths = opts.maxLineLen <= 0xffff ? new Uint16Array(this.maxLines) : new Uint32Array(this.maxLines);
     this.sourceIds = new Uint32Array(this.maxLines);
-    this.secs = new Uint32Array(this.maxLines);
-    this.nsecs = new Uint32Array(this.maxLines);
+    // As many runs as entries at worst; the arrays' pages are only touched as runs are added.
+    this.runSeq = new Float64Array(this.maxLines);
+    this.runSec = new Uint32Array(this.maxLines);
+    this.runNsec = new Uint32Array(this.maxLines);
   }
 
   get first(): number {
@@ -99,8 +110,15 @@ export class Ring {
     this.offsets[slot] = pos;
     this.lengths[slot] = len;
     this.sourceIds[slot] = sourceId;
-    this.secs[slot] = sec;
-    this.nsecs[slot] = nsec;
+    const last = (this.timeHead + this.timeRuns - 1) % this.maxLines;
+    if (this.timeRuns === 0 || this.runSec[last] !== sec || this.runNsec[last] !== nsec) {
+      // A new time. Room is certain: the entry that made room above ended any run it alone was left in.
+      const i = (this.timeHead + this.timeRuns) % this.maxLines;
+      this.runSeq[i] = this.nextSeq;
+      this.runSec[i] = sec;
+      this.runNsec[i] = nsec;
+      this.timeRuns++;
+    }
     this.head = pos + room;
     this.bytesHeld += len;
     this.appendedBytes += len;
@@ -151,6 +169,12 @@ export class Ring {
     this.sources.release(sourceId); // no longer held by the entry
     this.firstSeq++;
     this.evicted++;
+    // The oldest time run goes once the next one starts at or before the oldest entry held.
+    while (this.timeRuns > 1 && this.runSeq[(this.timeHead + 1) % this.maxLines] <= this.firstSeq) {
+      this.timeHead = (this.timeHead + 1) % this.maxLines;
+      this.timeRuns--;
+    }
+    if (this.firstSeq === this.nextSeq) this.timeRuns = 0;
   }
 
   /**
@@ -178,12 +202,31 @@ export class Ring {
     return this.sourceIds[seq % this.maxLines];
   }
 
+  /** Index of the time run holding seq: the cursor's run or its next when reading in order, else a binary search. */
+  private timeRun(seq: number): number {
+    const cap = this.maxLines;
+    const c = this.timeCursor;
+    const k = (c - this.timeHead + cap) % cap; // the cursor's place among the runs
+    if (k < this.timeRuns && this.runSeq[c] <= seq) {
+      if (k + 1 === this.timeRuns || seq < this.runSeq[(c + 1) % cap]) return c;
+      if (k + 2 === this.timeRuns || seq < this.runSeq[(c + 2) % cap]) return (this.timeCursor = (c + 1) % cap);
+    }
+    let lo = 0;
+    let hi = this.timeRuns - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.runSeq[(this.timeHead + mid) % cap] <= seq) lo = mid;
+      else hi = mid - 1;
+    }
+    return (this.timeCursor = (this.timeHead + lo) % cap);
+  }
+
   sec(seq: number): number {
-    return this.secs[seq % this.maxLines];
+    return this.runSec[this.timeRun(seq)];
   }
 
   nsec(seq: number): number {
-    return this.nsecs[seq % this.maxLines];
+    return this.runNsec[this.timeRun(seq)];
   }
 
   length(seq: number): number {
