@@ -144,7 +144,7 @@ test('followers that do not read hold up neither ingestion nor other readers', a
   stalled.forEach((s) => s.pause());
   const active = await follow(daemon.querySocket, 1);
   // A separate writer process: if a stalled reader held up ingestion, its pipe would fill and it would never finish.
-  const writer = await run(process.execPath, [path.join(ROOT, 'dist/bench/writer.js'), daemon.logSocket, 'flood', '200000', '100'], { input: 'go\n', timeoutMs: 60_000 });
+  const writer = await run(process.execPath, [path.join(ROOT, 'dist/test/flood-writer.js'), daemon.logSocket, 'flood', '200000', '100'], { timeoutMs: 60_000 });
   assert.equal(writer.code, 0, writer.stderr);
   await waitFor('the active follower to get every line', () => active.entries.filter((e) => e.source === 'flood').length === 200_000, 30_000);
   assert.equal(messagesOf(await dump(daemon.querySocket), 'flood').length, 200_000);

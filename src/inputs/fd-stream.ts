@@ -57,6 +57,7 @@ export class InputStream {
       file.on('data', (chunk: Buffer | string) => this.onRead(chunk as Buffer));
       this.reader = file;
     } else {
+      let asked = 0;
       // onread is honoured by the constructor as by connect(); @types/node only lists it for connect().
       const opts: net.SocketConstructorOpts & { onread: net.OnReadOpts } = {
         fd,
@@ -65,11 +66,15 @@ export class InputStream {
         allowHalfOpen: false,
         onread: {
           // A function, so that each read's size follows the turn's budget.
-          buffer: () => sharedReadBuffer.subarray(0, turns.readSize),
+          buffer: () => sharedReadBuffer.subarray(0, (asked = turns.nextReadSize())),
           callback: (n: number, buf: Uint8Array): boolean => {
+            turns.consumed(n);
             this.onRead(buf.subarray(0, n));
+            // A short read emptied the stream: stay armed (libuv's next read just finds EAGAIN).
+            // A full one may have more behind it: pause until the next turn.
+            if (n < asked) return true;
             turns.wait(socket);
-            return false; // pause until the next turn
+            return false;
           },
         },
       };

@@ -48,10 +48,27 @@ export class InputTurns {
   policy: HoldPolicy = { wantsHold: () => false };
   /** Bytes all streams together should read in one turn (set by the owner from the ring's size). */
   turnBudget: () => number = () => Number.POSITIVE_INFINITY;
-  /** Bytes each stream reads on this turn. */
+  /** Bytes each stream reads on this turn (its fair share of the budget). */
   readSize = MAX_READ;
+  /** Bytes read so far on this turn, and the turn's budget. */
+  private readThisTurn = 0;
+  private budgetThisTurn = Number.POSITIVE_INFINITY;
 
   constructor(private readonly maxHoldShare = 0.25) {}
+
+  /**
+   * Size of the next read: the stream's fair share, but no more than what is
+   * left of the turn's budget (so that a turn in which every stream turns out
+   * to be busy stays bounded), and never less than MIN_READ.
+   */
+  nextReadSize(): number {
+    return Math.max(MIN_READ, Math.min(this.readSize, this.budgetThisTurn - this.readThisTurn));
+  }
+
+  /** n bytes were read on this turn. */
+  consumed(n: number): void {
+    this.readThisTurn += n;
+  }
 
   /** The stream has had its read for this turn; it reads again on the next. */
   wait(stream: Resumable): void {
@@ -92,7 +109,9 @@ export class InputTurns {
     this.scheduled = false;
     // Streams busy on this turn will most likely be busy on the next: share the budget among them.
     const busy = Math.max(1, this.waiting.length);
-    this.readSize = Math.max(MIN_READ, Math.min(MAX_READ, Math.floor(this.turnBudget() / busy)));
+    this.budgetThisTurn = this.turnBudget();
+    this.readThisTurn = 0;
+    this.readSize = Math.max(MIN_READ, Math.min(MAX_READ, Math.floor(this.budgetThisTurn / busy)));
     for (const stream of this.waiting.splice(0)) if (!stream.destroyed) stream.resume();
   }
 
