@@ -13,6 +13,7 @@ import type net from 'node:net';
 import { connectResume, LineReader, type Hello } from '../clients/query-client.js';
 import { formatRfc3339Seconds, parseRfc3339 } from '../entry/rfc3339.js';
 import { sourceOfStem } from './file-names.js';
+import { fastEntry } from './wire-line.js';
 import { LogFiles, type LogFilesOptions } from './log-files.js';
 import { StateStore, type ResumeState } from './state.js';
 
@@ -243,6 +244,16 @@ export class Persister {
   }
 
   private onLine(line: Buffer): void {
+    const fast = fastEntry(line);
+    if (fast) {
+      this.entries++;
+      if (!skipped(fast.source)) {
+        this.seen.add(fast.source);
+        this.files.append(fast.source, fast.fileLine, fast.seq);
+      }
+      this.pendingSeq = fast.seq;
+      return;
+    }
     let entry: Entry;
     try {
       entry = JSON.parse(line.toString('utf8')) as Entry;
