@@ -1,55 +1,28 @@
 /**
- * The persister's throughput: memlogd holds LINES lines from 50 sources;
- * logwrite starts from nothing and writes them to one file per source with
- * rotation at 1 MiB. Side by side: the same bytes written to one file by a
- * single fs.createWriteStream, the ceiling to approach.
+ * persister: the persister's throughput. memlogd holds 500,000 lines of 100
+ * bytes from 50 sources; logwrite starts from nothing and writes them to one
+ * file per source with rotation at 1 MiB. Side by side: the same bytes
+ * written to one file by a single fs.createWriteStream, the ceiling to approach.
  *
- * Usage: node persist.js [--lines N] [--sources N] [--len N]
+ * This measures our logwrite, not a daemon: it always runs against our
+ * memlogd (the default template), whatever --daemon says, since it relies on
+ * our sequence numbers to see when everything is on disk.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { cpuMicros, peakRss, waitForSocket } from './proc-stats.js';
+import { Scope, exited, sleep, spawnTracked } from './children.js';
+import { DEFAULT_TEMPLATE, Daemon } from './daemon.js';
+import type { FigureSpec, Values } from './figures.js';
+import { ROOT } from './paths.js';
+import { cpuMicros, peakRss } from './proc-stats.js';
+import { MB, scaled, type Context, type Scenario } from './scenarios/types.js';
+import { WriterGroup } from './workload.js';
 import { StateStore } from '../src/persist/state.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '../..');
-
-export interface PersistBenchOptions {
-  lines: number;
-  sources: number;
-  len: number;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Counts lines arriving on a mode 1 follower, to know when the ring is filled. */
-function countFollower(querySocket: string): Promise<{ lines: () => number; close(): void }> {
-  return new Promise((resolve) => {
-    let lines = 0;
-    const s = net.connect(querySocket, () => {
-      s.write(Buffer.from([1]));
-      resolve({ lines: () => lines, close: () => s.destroy() });
-    });
-    s.on('data', (chunk: Buffer) => {
-      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
-    });
-  });
-}
-
-function runWriter(logSocket: string, name: string, lines: number, len: number): Promise<void> {
-  const child = spawn(process.execPath, [path.join(HERE, 'writer.js'), logSocket, name, String(lines), String(len)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    child.stdout.once('data', () => child.stdin.end('go\n'));
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`writer ${name} exited with ${code}`))));
-  });
-}
+const SOURCES = 50;
+const LINES = 500_000;
+const LEN = 100;
+const TIMEOUT_MS = 180_000;
 
 function stateSeq(dir: string): number {
   return new StateStore(dir).load(() => {}).seq;
@@ -73,77 +46,71 @@ async function ceiling(file: string, bytes: number): Promise<number> {
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
-export async function benchPersister(opts: PersistBenchOptions = { lines: 500_000, sources: 50, len: 100 }): Promise<[string, string][]> {
-  const SOURCES = opts.sources;
-  const LEN = opts.len;
-  const PER_SOURCE = Math.ceil(opts.lines / SOURCES);
-  const TOTAL = PER_SOURCE * SOURCES;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memlog-bench-persist-'));
-  const logSocket = path.join(dir, 'log.sock');
-  const querySocket = path.join(dir, 'query.sock');
-  const logDir = path.join(dir, 'log');
-  const daemon = spawn(process.execPath, [path.join(ROOT, 'bin/memlogd'), '-socket-log', logSocket, '-socket-query', querySocket, '-max-lines', String(TOTAL + 100), '-max-bytes', String((TOTAL + 100) * (LEN + 16))], { stdio: 'inherit' });
-  let persister: ChildProcess | undefined;
-  try {
-    await waitForSocket(querySocket);
-    const counter = await countFollower(querySocket);
-    for (let i = 0; i < SOURCES; i += 10) {
-      await Promise.all(Array.from({ length: Math.min(10, SOURCES - i) }, (_, k) => runWriter(logSocket, `source${String(i + k).padStart(2, '0')}`, PER_SOURCE, LEN)));
-    }
-    while (counter.lines() < TOTAL) await sleep(10);
-    counter.close();
-    const lastSeq = TOTAL; // seq 0 is "memlogd started"
-    const start = process.hrtime.bigint();
-    persister = spawn(process.execPath, [path.join(ROOT, 'bin/logwrite'), '-socket', querySocket, '-log-dir', logDir, '-max-log-size', String(1024 * 1024)], { stdio: 'inherit' });
-    const pid = persister.pid as number;
-    let cpu = 0;
-    while (stateSeq(logDir) < lastSeq) {
+export const persister: Scenario = {
+  name: 'persister',
+  description: `logwrite (our persister) writes ${LINES.toLocaleString('en-US')} lines of ${LEN} bytes from ${SOURCES} sources, held by our memlogd, to one file per source (rotation at 1 MiB), from a cold start; next to one createWriteStream writing the same bytes (the ceiling). Always against bin/memlogd`,
+  figures: (): FigureSpec[] => [
+    { key: 'rate', label: 'lines/s to files (incl. start)', format: 'rate' },
+    { key: 'mbps', label: 'MB/s to files', format: 'mbps' },
+    { key: 'cpu', label: 'persister CPU µs/line', format: 'us' },
+    { key: 'rss', label: 'persister peak RSS MB', format: 'mb' },
+    { key: 'files', label: 'files written', format: 'count' },
+    { key: 'ceiling', label: 'ceiling: one createWriteStream, MB/s', format: 'mbps' },
+    { key: 'ofCeiling', label: 'persister / ceiling', format: 'pct' },
+  ],
+  async run(ctx: Context): Promise<Values> {
+    const scope = new Scope();
+    try {
+      const perSource = Math.ceil(scaled(ctx, LINES, SOURCES) / SOURCES);
+      const total = perSource * SOURCES;
+      const logDir = path.join(scope.dir, 'log');
+      const daemon = await Daemon.start(scope, { template: DEFAULT_TEMPLATE, maxLines: total + 100, maxBytes: (total + 100) * (LEN + 16) });
+      // Ten sources at a time, as the bench always did; each round ends when memlogd has read it all.
+      for (let i = 0; i < SOURCES; i += 10) {
+        const group = await WriterGroup.start(scope, daemon.logSocket, { writers: Math.min(10, SOURCES - i), linesPerWriter: perSource, prefix: `source${i / 10}` });
+        group.go();
+        await group.finished();
+      }
+      daemon.assertAlive();
+      const lastSeq = total; // seq 0 is "memlogd started"
+      const out = fs.openSync(path.join(scope.dir, 'logwrite.out'), 'w');
+      const start = process.hrtime.bigint();
+      const child = spawnTracked(process.execPath, [path.join(ROOT, 'bin/logwrite'), '-socket', daemon.requireQuery(), '-log-dir', logDir, '-max-log-size', String(1024 * 1024)], {
+        cwd: ROOT,
+        stdio: ['ignore', out, out],
+      });
+      fs.closeSync(out);
+      scope.adopt(child);
+      const pid = await new Promise<number>((resolve, reject) => {
+        child.once('spawn', () => resolve(child.pid as number));
+        child.once('error', reject);
+      });
+      let cpu = 0;
+      const deadline = Date.now() + TIMEOUT_MS;
+      while (stateSeq(logDir) < lastSeq) {
+        if (exited(child)) throw new Error(`logwrite exited (status ${child.exitCode}): ${fs.readFileSync(path.join(scope.dir, 'logwrite.out'), 'utf8').slice(-2000)}`);
+        if (Date.now() > deadline) throw new Error(`logwrite did not write ${total} lines within ${TIMEOUT_MS / 1000} s`);
+        cpu = cpuMicros(pid);
+        await sleep(5);
+      }
+      const sec = Number(process.hrtime.bigint() - start) / 1e9;
       cpu = cpuMicros(pid);
-      await sleep(5);
+      const rss = peakRss(pid);
+      const bytes = dirBytes(logDir);
+      const files = fs.readdirSync(logDir).filter((f) => !f.startsWith('.')).length;
+      const ceilSec = await ceiling(path.join(scope.dir, 'ceiling.log'), bytes);
+      await daemon.stop();
+      return {
+        rate: total / sec,
+        mbps: bytes / sec / MB,
+        cpu: cpu / total,
+        rss: rss / MB,
+        files,
+        ceiling: bytes / ceilSec / MB,
+        ofCeiling: (ceilSec / sec) * 100,
+      };
+    } finally {
+      await scope.close();
     }
-    const sec = Number(process.hrtime.bigint() - start) / 1e9;
-    cpu = cpuMicros(pid);
-    const rss = peakRss(pid);
-    const bytes = dirBytes(logDir);
-    const files = fs.readdirSync(logDir).filter((f) => !f.startsWith('.')).length;
-    const ceilSec = await ceiling(path.join(dir, 'ceiling.log'), bytes);
-    return [
-      ['persister: lines x sources', `${TOTAL} x ${SOURCES} (rotation at 1 MiB, ${files} files)`],
-      ['persister: lines/s to files (incl. start)', fmt(TOTAL / sec)],
-      ['persister: MB/s to files', (bytes / sec / 1e6).toFixed(1)],
-      ['persister: CPU us per line', (cpu / TOTAL).toFixed(3)],
-      ['persister: peak RSS MB', (rss / 1e6).toFixed(1)],
-      ['ceiling: one createWriteStream, same bytes, MB/s', (bytes / ceilSec / 1e6).toFixed(1)],
-      ['persister / ceiling', `${((ceilSec / sec) * 100).toFixed(1)} %`],
-    ];
-  } finally {
-    persister?.kill('SIGTERM');
-    daemon.kill('SIGTERM');
-    await new Promise((r) => daemon.once('exit', r));
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const { values } = parseArgs({
-    options: {
-      lines: { type: 'string', default: '500000' },
-      sources: { type: 'string', default: '50' },
-      len: { type: 'string', default: '100' },
-    },
-  });
-  benchPersister({ lines: Number(values.lines), sources: Number(values.sources), len: Number(values.len) }).then(
-    (rows) => {
-      const width = Math.max(...rows.map(([k]) => k.length));
-      for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+  },
+};

@@ -4,8 +4,33 @@ import net from 'node:net';
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
-/** User plus system CPU time of pid, in microseconds. */
+/**
+ * CPU time of pid (all its threads), in microseconds: the sum of each live
+ * thread's time on a CPU from /proc/<pid>/task/<tid>/schedstat (nanoseconds),
+ * so a run of a few milliseconds is measured too; where schedstat is not
+ * available, user plus system time from /proc/<pid>/stat (10 ms ticks).
+ * A thread that exits between two readings takes its time with it: fine for
+ * daemons, whose threads (libuv's pool, V8's, Go's) live as long as they do.
+ */
 export function cpuMicros(pid: number): number {
+  try {
+    let ns = 0;
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // The thread has just exited.
+      }
+    }
+    if (ns > 0) return ns / 1000;
+  } catch {
+    // No schedstat (CONFIG_SCHED_INFO off): ticks it is.
+  }
+  return cpuTicksMicros(pid);
+}
+
+/** User plus system CPU time of pid from /proc/<pid>/stat, in microseconds (10 ms resolution). */
+export function cpuTicksMicros(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // Fields after the command: state is [0]; utime and stime are [11] and [12].
@@ -18,11 +43,12 @@ function statusField(pid: number, field: string): number {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-/** Peak resident memory of pid, in bytes. */
+/** Peak resident memory of pid (VmHWM), in bytes. */
 export function peakRss(pid: number): number {
   return statusField(pid, 'VmHWM');
 }
 
+/** Resident memory of pid now (VmRSS), in bytes. */
 export function rss(pid: number): number {
   return statusField(pid, 'VmRSS');
 }

@@ -1,0 +1,25 @@
+/** Every scenario, in the order they run and appear in the table. */
+import { persister } from '../persist.js';
+import { dump } from './dump.js';
+import { latency } from './latency.js';
+import { deliver, ingest, transport } from './load.js';
+import { memory } from './memory.js';
+import { start } from './start.js';
+import type { Scenario } from './types.js';
+
+export const SCENARIOS: Scenario[] = [
+  start,
+  ingest(1, 200_000),
+  ingest(8, 1_600_000),
+  ingest(256, 1_600_000),
+  transport(1, 200_000),
+  transport(8, 1_600_000),
+  transport(256, 1_600_000),
+  deliver('deliver-1', 8, 1_600_000, 1, { rate: 1_800_000, lostZero: true, cpu: 0.7 }),
+  deliver('deliver-4', 8, 1_600_000, 4, { rate: 1_000_000, lostZero: true }),
+  deliver('deliver-256', 256, 1_600_000, 1, { rate: 1_000_000, lostZero: false }),
+  memory,
+  dump,
+  latency,
+  persister,
+];
