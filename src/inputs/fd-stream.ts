@@ -58,6 +58,7 @@ export class InputStream {
       this.reader = file;
     } else {
       let asked = 0;
+      let lastTurn = -1;
       // onread is honoured by the constructor as by connect(); @types/node only lists it for connect().
       const opts: net.SocketConstructorOpts & { onread: net.OnReadOpts } = {
         fd,
@@ -70,9 +71,14 @@ export class InputStream {
           callback: (n: number, buf: Uint8Array): boolean => {
             turns.consumed(n);
             this.onRead(buf.subarray(0, n));
-            // A short read emptied the stream: stay armed (libuv's next read just finds EAGAIN).
-            // A full one may have more behind it: pause until the next turn.
-            if (n < asked) return true;
+            // A short read emptied the stream: stay armed (libuv's next read just finds EAGAIN),
+            // unless it has read on this turn already (libuv tries again at once, and a fast
+            // writer may have refilled it). A full read may have more behind it. Either way,
+            // one read per stream per turn, and none while a follower is being waited for.
+            if (n < asked && lastTurn !== turns.turn && !turns.holding) {
+              lastTurn = turns.turn;
+              return true;
+            }
             turns.wait(socket);
             return false;
           },

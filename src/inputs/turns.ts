@@ -29,7 +29,7 @@ export interface HoldPolicy {
 }
 
 /** Bytes one stream reads at most per turn, and at least (below that, syscalls would cost more than lines). */
-export const MAX_READ = 16 * 1024;
+export const MAX_READ = 64 * 1024;
 export const MIN_READ = 512;
 
 const WINDOW_MS = 1000;
@@ -50,6 +50,8 @@ export class InputTurns {
   turnBudget: () => number = () => Number.POSITIVE_INFINITY;
   /** Bytes each stream reads on this turn (its fair share of the budget). */
   readSize = MAX_READ;
+  /** Counts turns, so that a stream can tell whether it has had its read on this one. */
+  turn = 0;
   /** Bytes read so far on this turn, and the turn's budget. */
   private readThisTurn = 0;
   private budgetThisTurn = Number.POSITIVE_INFINITY;
@@ -62,12 +64,19 @@ export class InputTurns {
    * to be busy stays bounded), and never less than MIN_READ.
    */
   nextReadSize(): number {
+    // The first turn, before any stream has waited, is bounded too: all streams may start at once.
+    if (this.budgetThisTurn === Number.POSITIVE_INFINITY) this.budgetThisTurn = this.turnBudget();
     return Math.max(MIN_READ, Math.min(this.readSize, this.budgetThisTurn - this.readThisTurn));
   }
 
   /** n bytes were read on this turn. */
   consumed(n: number): void {
     this.readThisTurn += n;
+  }
+
+  /** A hold is on: streams that would stay armed pause too. */
+  get holding(): boolean {
+    return this.holdingSince >= 0;
   }
 
   /** The stream has had its read for this turn; it reads again on the next. */
@@ -111,6 +120,7 @@ export class InputTurns {
     const busy = Math.max(1, this.waiting.length);
     this.budgetThisTurn = this.turnBudget();
     this.readThisTurn = 0;
+    this.turn++;
     this.readSize = Math.max(MIN_READ, Math.min(MAX_READ, Math.floor(this.budgetThisTurn / busy)));
     for (const stream of this.waiting.splice(0)) if (!stream.destroyed) stream.resume();
   }
