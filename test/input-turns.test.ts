@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InputTurns, MAX_READ, MIN_READ } from '../src/inputs/turns.js';
+import { InputTurns } from '../src/inputs/turns.js';
 
 function stream(): { resumed: number; destroyed: boolean; resume(): void } {
   return {
@@ -22,21 +22,6 @@ test('streams that read on this turn read again on the next', async () => {
   await new Promise((r) => setImmediate(r));
   assert.equal(a.resumed, 1);
   assert.equal(b.resumed, 1);
-});
-
-test('the turn budget is shared among busy streams, within MIN_READ and MAX_READ', async () => {
-  const turns = new InputTurns();
-  turns.turnBudget = () => 128 * 1024;
-  const many = Array.from({ length: 64 }, stream);
-  many.forEach((s) => turns.wait(s));
-  await new Promise((r) => setImmediate(r));
-  assert.equal(turns.readSize, 2048);
-  turns.wait(many[0]);
-  await new Promise((r) => setImmediate(r));
-  assert.equal(turns.readSize, MAX_READ);
-  Array.from({ length: 1000 }, stream).forEach((s) => turns.wait(s));
-  await new Promise((r) => setImmediate(r));
-  assert.equal(turns.readSize, MIN_READ);
 });
 
 test('holds for followers take at most their share of the time, however long they are asked for', async () => {

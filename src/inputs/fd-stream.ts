@@ -13,9 +13,9 @@ import net from 'node:net';
 import type { FdInfo } from '../native.js';
 import { clock } from '../entry/clock.js';
 import type { LineSplitter } from './line-splitter.js';
-import { MAX_READ, type InputTurns } from './turns.js';
+import { READ_SIZE, type InputTurns } from './turns.js';
 
-const sharedReadBuffer = Buffer.allocUnsafeSlow(MAX_READ);
+const sharedReadBuffer = Buffer.allocUnsafeSlow(READ_SIZE);
 
 /** Why an fd cannot be read as a log stream, or undefined if it can. */
 export function unreadableReason(info: FdInfo): string | undefined {
@@ -53,11 +53,10 @@ export class InputStream {
     turns: InputTurns,
   ) {
     if (info.kind === 'file') {
-      const file = fs.createReadStream('', { fd, autoClose: true, highWaterMark: MAX_READ });
+      const file = fs.createReadStream('', { fd, autoClose: true, highWaterMark: READ_SIZE });
       file.on('data', (chunk: Buffer | string) => this.onRead(chunk as Buffer));
       this.reader = file;
     } else {
-      let asked = 0;
       let lastTurn = -1;
       // onread is honoured by the constructor as by connect(); @types/node only lists it for connect().
       const opts: net.SocketConstructorOpts & { onread: net.OnReadOpts } = {
@@ -66,16 +65,14 @@ export class InputStream {
         writable: false,
         allowHalfOpen: false,
         onread: {
-          // A function, so that each read's size follows the turn's budget.
-          buffer: () => sharedReadBuffer.subarray(0, (asked = turns.nextReadSize())),
+          buffer: sharedReadBuffer,
           callback: (n: number, buf: Uint8Array): boolean => {
-            turns.consumed(n);
             this.onRead(buf.subarray(0, n));
             // A short read emptied the stream: stay armed (libuv's next read just finds EAGAIN),
             // unless it has read on this turn already (libuv tries again at once, and a fast
             // writer may have refilled it). A full read may have more behind it. Either way,
             // one read per stream per turn, and none while a follower is being waited for.
-            if (n < asked && lastTurn !== turns.turn && !turns.holding) {
+            if (n < READ_SIZE && lastTurn !== turns.turn && !turns.holding) {
               lastTurn = turns.turn;
               return true;
             }

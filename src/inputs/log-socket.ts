@@ -33,19 +33,7 @@ export class LogSocket {
     private readonly ring: Ring,
     private readonly opts: LogSocketOptions,
   ) {
-    this.turns.turnBudget = () => this.turnBudget();
     this.receiver = new DgramReceiver(fd, MAX_NAME_BYTES, (payload, fds, flags) => this.onDatagram(payload, fds, flags));
-  }
-
-  /**
-   * A quarter of the ring per turn, in bytes, by the line lengths seen so far:
-   * with the half-ring delivery of the query server, a follower always gets
-   * entries well before the ring wraps over them.
-   */
-  private turnBudget(): number {
-    const ring = this.ring;
-    const lineBytes = ring.next > 0 ? ring.appendedBytes / ring.next + 1 : 101;
-    return Math.min(ring.capacity, ring.maxLines * lineBytes) / 4;
   }
 
   private onDatagram(payload: Buffer, fds: number[], flags: number): void {

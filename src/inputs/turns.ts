@@ -5,9 +5,11 @@
  * libuv would otherwise read megabytes from a busy stream in one go, and the
  * followers would not get a turn before the ring wrapped over them.
  *
- * A turn reads at most turnBudget bytes in all: with many busy streams, each
- * reads less (down to MIN_READ), so that one turn never brings more than a
- * fraction of the ring and a follower is not overrun between two deliveries.
+ * What one turn brings is bounded by the number of busy streams times
+ * READ_SIZE: Node reads a stream into a buffer fixed when the stream is set
+ * up, so the size of each read cannot follow the turn. (With hundreds of busy
+ * streams a turn can bring more than a small ring holds: see
+ * docs/PERFORMANCE.md, deliver-256.)
  *
  * The outputs may also ask for a hold: a short pause before the next turn, so
  * that a follower that keeps up but has a full queue (it is waiting for CPU,
@@ -28,9 +30,8 @@ export interface HoldPolicy {
   wantsHold(): boolean;
 }
 
-/** Bytes one stream reads at most per turn, and at least (below that, syscalls would cost more than lines). */
-export const MAX_READ = 64 * 1024;
-export const MIN_READ = 512;
+/** Bytes one stream reads per turn at most. */
+export const READ_SIZE = 64 * 1024;
 
 const WINDOW_MS = 1000;
 /** How often a hold looks again whether it is still wanted. */
@@ -46,33 +47,10 @@ export class InputTurns {
   /** Milliseconds spent held, since start. */
   heldMs = 0;
   policy: HoldPolicy = { wantsHold: () => false };
-  /** Bytes all streams together should read in one turn (set by the owner from the ring's size). */
-  turnBudget: () => number = () => Number.POSITIVE_INFINITY;
-  /** Bytes each stream reads on this turn (its fair share of the budget). */
-  readSize = MAX_READ;
   /** Counts turns, so that a stream can tell whether it has had its read on this one. */
   turn = 0;
-  /** Bytes read so far on this turn, and the turn's budget. */
-  private readThisTurn = 0;
-  private budgetThisTurn = Number.POSITIVE_INFINITY;
 
   constructor(private readonly maxHoldShare = 0.25) {}
-
-  /**
-   * Size of the next read: the stream's fair share, but no more than what is
-   * left of the turn's budget (so that a turn in which every stream turns out
-   * to be busy stays bounded), and never less than MIN_READ.
-   */
-  nextReadSize(): number {
-    // The first turn, before any stream has waited, is bounded too: all streams may start at once.
-    if (this.budgetThisTurn === Number.POSITIVE_INFINITY) this.budgetThisTurn = this.turnBudget();
-    return Math.max(MIN_READ, Math.min(this.readSize, this.budgetThisTurn - this.readThisTurn));
-  }
-
-  /** n bytes were read on this turn. */
-  consumed(n: number): void {
-    this.readThisTurn += n;
-  }
 
   /** A hold is on: streams that would stay armed pause too. */
   get holding(): boolean {
@@ -116,12 +94,7 @@ export class InputTurns {
       this.holdingSince = -1;
     }
     this.scheduled = false;
-    // Streams busy on this turn will most likely be busy on the next: share the budget among them.
-    const busy = Math.max(1, this.waiting.length);
-    this.budgetThisTurn = this.turnBudget();
-    this.readThisTurn = 0;
     this.turn++;
-    this.readSize = Math.max(MIN_READ, Math.min(MAX_READ, Math.floor(this.budgetThisTurn / busy)));
     for (const stream of this.waiting.splice(0)) if (!stream.destroyed) stream.resume();
   }
 
