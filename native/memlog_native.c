@@ -904,6 +904,339 @@ static napi_value receiver_ref(napi_env env, napi_callback_info info) {
 
 /* ------------------------------------------------------------------------ */
 
+
+/* ------------------------------------------------------------------------ */
+/* StreamSet: every input stream of the daemon, read into one batch per     */
+/* event-loop turn. Node reads a stream into a buffer fixed when it is set   */
+/* up and calls JS once per read; here C decides how much to read from each */
+/* ready fd (so a turn stays within a budget whatever the number of streams) */
+/* and JS is called once per turn with the whole batch. Level-triggered      */
+/* polls: an fd not read this turn (budget spent) is simply ready next turn. */
+
+#define SSET_EOF (-1)
+#define SSET_ERROR (-2)
+
+typedef struct sset sset;
+
+typedef struct sstream {
+  uv_poll_t poll;
+  sset *set;
+  int fd;
+  int32_t id;
+  bool closing;
+} sstream;
+
+struct sset {
+  napi_env env;
+  uv_loop_t *loop;
+  napi_ref cb_ref, buf_ref, segs_ref, self_ref;
+  napi_async_context ctx;
+  uint8_t *buf;
+  size_t buf_len, used, budget, max_read;
+  int32_t *segs;
+  size_t segs_len, nsegs; /* segs_len in int32s; nsegs in triples */
+  sstream **slots;
+  size_t nslots;
+  uv_check_t check;
+  bool paused, closed;
+  /* Freed when the JS object is gone and every handle has closed, in either order. */
+  size_t live; /* streams whose handle has not closed yet */
+  bool check_closed, finalized;
+};
+
+static void sset_maybe_free(sset *set) {
+  if (set->finalized && set->closed && set->check_closed && set->live == 0) {
+    free(set->slots);
+    free(set);
+  }
+}
+
+static void sset_push(sset *set, int32_t id, int32_t a, int32_t b) {
+  int32_t *seg = set->segs + set->nsegs * 3;
+  seg[0] = id;
+  seg[1] = a;
+  seg[2] = b;
+  set->nsegs++;
+}
+
+static void sstream_on_close(uv_handle_t *h) {
+  sstream *s = h->data;
+  sset *set = s->set;
+  close(s->fd);
+  if (set->slots[s->id] == s) set->slots[s->id] = NULL;
+  free(s);
+  set->live--;
+  sset_maybe_free(set);
+}
+
+static void sstream_close(sstream *s) {
+  if (s->closing) return;
+  s->closing = true;
+  uv_poll_stop(&s->poll);
+  uv_close((uv_handle_t *)&s->poll, sstream_on_close);
+}
+
+static void sstream_on_poll(uv_poll_t *h, int status, int events) {
+  (void)events;
+  sstream *s = h->data;
+  sset *set = s->set;
+  if (s->closing || set->closed) return;
+  bool room_for_seg = (set->nsegs + 1) * 3 <= set->segs_len;
+  size_t room = set->budget > set->used ? set->budget - set->used : 0;
+  if (room > set->max_read) room = set->max_read;
+  if (!room_for_seg || room == 0) {
+    /* The turn's budget is spent: the fd stays ready and is read next turn.
+     * (libuv stopped the handle on POLLERR: start it again to hear of it.) */
+    if (status < 0 && !set->paused) uv_poll_start(&s->poll, UV_READABLE, sstream_on_poll);
+    return;
+  }
+  ssize_t n;
+  do {
+    n = read(s->fd, set->buf + set->used, room);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    sset_push(set, s->id, (int32_t)set->used, (int32_t)n);
+    set->used += (size_t)n;
+    if (status < 0 && !set->paused) uv_poll_start(&s->poll, UV_READABLE, sstream_on_poll);
+  } else if (n == 0) {
+    sset_push(set, s->id, 0, SSET_EOF);
+    sstream_close(s);
+  } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    if (status < 0 && !set->paused) uv_poll_start(&s->poll, UV_READABLE, sstream_on_poll);
+  } else {
+    sset_push(set, s->id, errno, SSET_ERROR);
+    sstream_close(s);
+  }
+}
+
+/* Once per loop turn, after the polls: hand the batch to JS. */
+static void sset_on_check(uv_check_t *h) {
+  sset *set = h->data;
+  if (set->nsegs == 0 || set->closed) return;
+  napi_env env = set->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, argv[1];
+  size_t n = set->nsegs;
+  if (napi_get_reference_value(env, set->cb_ref, &cb) == napi_ok && cb != NULL &&
+      napi_get_global(env, &recv) == napi_ok && napi_create_uint32(env, (uint32_t)n, &argv[0]) == napi_ok) {
+    napi_status st = napi_make_callback(env, set->ctx, recv, cb, 1, argv, NULL);
+    if (st != napi_ok) surface_exception(env);
+  }
+  set->nsegs = 0;
+  set->used = 0;
+  napi_close_handle_scope(env, scope);
+}
+
+static sset *sset_of(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  napi_value self;
+  sset *set = NULL;
+  if (!get_args(env, info, want, argv, &self)) return NULL;
+  if (napi_unwrap(env, self, (void **)&set) != napi_ok || set == NULL) {
+    napi_throw_error(env, NULL, "StreamSet: not a StreamSet");
+    return NULL;
+  }
+  if (set->closed) {
+    napi_throw_error(env, "ERR_CLOSED", "StreamSet: closed");
+    return NULL;
+  }
+  return set;
+}
+
+static void sset_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  sset *set = data;
+  /* Open sets are pinned by self_ref, so this runs after close(). */
+  set->finalized = true;
+  sset_maybe_free(set);
+}
+
+static napi_value sset_ctor(napi_env env, napi_callback_info info) {
+  napi_value argv[3], self, name;
+  napi_valuetype t;
+  bool is_ta = false;
+  if (!get_args(env, info, 3, argv, &self)) return NULL;
+  void *bdata, *sdata;
+  size_t blen, slen;
+  napi_typedarray_type btype, stype;
+  napi_value barr, sarr;
+  size_t boff, soff;
+  if (napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[0], &btype, &blen, &bdata, &barr, &boff) != napi_ok || btype != napi_uint8_array) {
+    throw_type(env, "The \"%s\" argument must be a Uint8Array", "buffer");
+    return NULL;
+  }
+  if (napi_is_typedarray(env, argv[1], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[1], &stype, &slen, &sdata, &sarr, &soff) != napi_ok || stype != napi_int32_array || slen < 3) {
+    throw_type(env, "The \"%s\" argument must be an Int32Array of at least 3 elements", "segments");
+    return NULL;
+  }
+  if (napi_typeof(env, argv[2], &t) != napi_ok || t != napi_function) {
+    throw_type(env, "The \"%s\" argument must be of type function", "onBatch");
+    return NULL;
+  }
+  if (blen == 0 || blen > INT32_MAX) {
+    throw_range(env, "buffer.length", 1, INT32_MAX);
+    return NULL;
+  }
+  sset *set = calloc(1, sizeof *set);
+  if (set == NULL) {
+    throw_sys(env, ENOMEM, "malloc", NULL, false);
+    return NULL;
+  }
+  set->env = env;
+  set->buf = bdata;
+  set->buf_len = set->budget = set->max_read = blen;
+  set->segs = sdata;
+  set->segs_len = slen;
+  if (napi_get_uv_event_loop(env, &set->loop) != napi_ok ||
+      napi_create_reference(env, argv[0], 1, &set->buf_ref) != napi_ok ||
+      napi_create_reference(env, argv[1], 1, &set->segs_ref) != napi_ok ||
+      napi_create_reference(env, argv[2], 1, &set->cb_ref) != napi_ok ||
+      napi_create_string_utf8(env, "memlog:StreamSet", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_async_init(env, self, name, &set->ctx) != napi_ok ||
+      napi_wrap(env, self, set, sset_finalize, NULL, NULL) != napi_ok ||
+      napi_create_reference(env, self, 1, &set->self_ref) != napi_ok) {
+    /* Not started: nothing of libuv's to undo; the refs die with the env. */
+    ensure_exception(env);
+    return NULL;
+  }
+  uv_check_init(set->loop, &set->check);
+  set->check.data = set;
+  uv_check_start(&set->check, sset_on_check);
+  uv_unref((uv_handle_t *)&set->check); /* the streams keep the loop alive, not the check */
+  return self;
+}
+
+static napi_value sset_add(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  sset *set = sset_of(env, info, 1, argv);
+  int fd;
+  if (set == NULL || !get_fd(env, argv[0], "fd", &fd)) return NULL;
+  size_t id = 0;
+  while (id < set->nslots && set->slots[id] != NULL) id++;
+  if (id == set->nslots) {
+    size_t grown = set->nslots ? set->nslots * 2 : 64;
+    if (grown > INT32_MAX) {
+      throw_sys(env, EMFILE, "StreamSet.add", NULL, false);
+      return NULL;
+    }
+    sstream **slots = realloc(set->slots, grown * sizeof *slots);
+    if (slots == NULL) {
+      throw_sys(env, ENOMEM, "realloc", NULL, false);
+      return NULL;
+    }
+    memset(slots + set->nslots, 0, (grown - set->nslots) * sizeof *slots);
+    set->slots = slots;
+    set->nslots = grown;
+  }
+  sstream *s = calloc(1, sizeof *s);
+  if (s == NULL) {
+    throw_sys(env, ENOMEM, "malloc", NULL, false);
+    return NULL;
+  }
+  int fdfl = fcntl(fd, F_GETFD);
+  if (fdfl < 0 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) < 0) {
+    int e = errno;
+    free(s);
+    throw_sys_fd(env, e, "fcntl", fd);
+    return NULL;
+  }
+  int rc = uv_poll_init(set->loop, &s->poll, fd); /* also makes it non-blocking */
+  if (rc < 0) {
+    free(s);
+    throw_sys_fd(env, -rc, "uv_poll_init", fd);
+    return NULL;
+  }
+  s->poll.data = s;
+  s->set = set;
+  s->fd = fd;
+  s->id = (int32_t)id;
+  set->slots[id] = s; /* from here on the set owns the fd */
+  set->live++;
+  if (!set->paused) uv_poll_start(&s->poll, UV_READABLE, sstream_on_poll);
+  if (napi_create_int32(env, (int32_t)id, &result) != napi_ok) return NULL;
+  return result;
+}
+
+static napi_value sset_remove(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int64_t id;
+  sset *set = sset_of(env, info, 1, argv);
+  if (set == NULL || !get_int(env, argv[0], "id", 0, INT32_MAX, &id)) return NULL;
+  if ((size_t)id < set->nslots && set->slots[id] != NULL) sstream_close(set->slots[id]);
+  return NULL;
+}
+
+static napi_value sset_set_budget(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int64_t budget, max_read;
+  sset *set = sset_of(env, info, 2, argv);
+  if (set == NULL || !get_int(env, argv[0], "budget", 1, INT32_MAX, &budget) ||
+      !get_int(env, argv[1], "maxRead", 1, INT32_MAX, &max_read))
+    return NULL;
+  set->budget = (size_t)budget < set->buf_len ? (size_t)budget : set->buf_len;
+  set->max_read = (size_t)max_read;
+  return NULL;
+}
+
+static void sset_poll_all(sset *set, bool on) {
+  for (size_t i = 0; i < set->nslots; i++) {
+    sstream *s = set->slots[i];
+    if (s == NULL || s->closing) continue;
+    if (on)
+      uv_poll_start(&s->poll, UV_READABLE, sstream_on_poll);
+    else
+      uv_poll_stop(&s->poll);
+  }
+}
+
+static napi_value sset_pause(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  sset *set = sset_of(env, info, 0, argv);
+  if (set != NULL && !set->paused) {
+    set->paused = true;
+    sset_poll_all(set, false);
+  }
+  return NULL;
+}
+
+static napi_value sset_resume(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  sset *set = sset_of(env, info, 0, argv);
+  if (set != NULL && set->paused) {
+    set->paused = false;
+    sset_poll_all(set, true);
+  }
+  return NULL;
+}
+
+static void sset_check_closed(uv_handle_t *h) {
+  sset *set = h->data;
+  set->check_closed = true;
+  sset_maybe_free(set);
+}
+
+static napi_value sset_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1], self;
+  sset *set = NULL;
+  if (!get_args(env, info, 0, argv, &self)) return NULL;
+  if (napi_unwrap(env, self, (void **)&set) != napi_ok || set == NULL || set->closed) return NULL;
+  set->closed = true;
+  for (size_t i = 0; i < set->nslots; i++)
+    if (set->slots[i] != NULL) sstream_close(set->slots[i]);
+  uv_check_stop(&set->check);
+  uv_close((uv_handle_t *)&set->check, sset_check_closed);
+  napi_delete_reference(env, set->cb_ref);
+  napi_delete_reference(env, set->buf_ref);
+  napi_delete_reference(env, set->segs_ref);
+  napi_async_destroy(env, set->ctx);
+  napi_delete_reference(env, set->self_ref); /* now the finalizer may free it */
+  set->cb_ref = set->buf_ref = set->segs_ref = set->self_ref = NULL;
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_value cls;
   napi_property_descriptor methods[] = {
@@ -920,9 +1253,21 @@ NAPI_MODULE_INIT() {
       {"clockRealtime", NULL, js_clock_realtime, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mkfifo", NULL, js_mkfifo, NULL, NULL, NULL, napi_enumerable, NULL},
   };
+  napi_value sset_cls;
+  napi_property_descriptor sset_methods[] = {
+      {"add", NULL, sset_add, NULL, NULL, NULL, napi_default_method, NULL},
+      {"remove", NULL, sset_remove, NULL, NULL, NULL, napi_default_method, NULL},
+      {"setBudget", NULL, sset_set_budget, NULL, NULL, NULL, napi_default_method, NULL},
+      {"pause", NULL, sset_pause, NULL, NULL, NULL, napi_default_method, NULL},
+      {"resume", NULL, sset_resume, NULL, NULL, NULL, napi_default_method, NULL},
+      {"close", NULL, sset_close, NULL, NULL, NULL, napi_default_method, NULL},
+  };
   if (napi_define_class(env, "DgramReceiver", NAPI_AUTO_LENGTH, receiver_ctor, NULL,
                         sizeof methods / sizeof methods[0], methods, &cls) != napi_ok ||
       napi_set_named_property(env, exports, "DgramReceiver", cls) != napi_ok ||
+      napi_define_class(env, "StreamSet", NAPI_AUTO_LENGTH, sset_ctor, NULL,
+                        sizeof sset_methods / sizeof sset_methods[0], sset_methods, &sset_cls) != napi_ok ||
+      napi_set_named_property(env, exports, "StreamSet", sset_cls) != napi_ok ||
       napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns) != napi_ok) {
     ensure_exception(env);
     return NULL;

@@ -58,6 +58,15 @@ interface NativeReceiver {
   ref(): void;
 }
 
+interface NativeStreamSet {
+  add(fd: number): number;
+  remove(id: number): void;
+  setBudget(budget: number, maxRead: number): void;
+  pause(): void;
+  resume(): void;
+  close(): void;
+}
+
 interface NativeBinding {
   socketpair(): [number, number];
   bindDgram(path: string): number;
@@ -66,6 +75,7 @@ interface NativeBinding {
   fdInfo(fd: number): FdInfo;
   clockRealtime(out: Float64Array): void;
   mkfifo(path: string, mode: number): void;
+  StreamSet: new (buffer: Uint8Array, segments: Int32Array, onBatch: (count: number) => void) => NativeStreamSet;
   DgramReceiver: new (
     fd: number,
     maxName: number,
@@ -167,5 +177,55 @@ export class DgramReceiver {
 
   ref(): void {
     this.#native.ref();
+  }
+}
+
+/** A segment's length field when the stream ended (EOF), or failed (its start field is then the errno). */
+export const SEGMENT_EOF = -1;
+export const SEGMENT_ERROR = -2;
+
+/**
+ * Input streams read in batches: for every event-loop turn in which some of
+ * them had data, onBatch(count) is called once, with count segments in
+ * `segments` as (id, start, length) triples: length bytes of stream id at
+ * buffer[start..]; or length SEGMENT_EOF (the stream ended and its fd is
+ * closed), or SEGMENT_ERROR (start is the errno; the fd is closed). A turn
+ * reads at most `budget` bytes in all and `maxRead` from one fd
+ * (setBudget); fds not read on a turn are read on the next (level-triggered
+ * polls). The set owns each fd given to add() once add() returns.
+ */
+export class StreamSet {
+  private readonly native: NativeStreamSet;
+
+  constructor(buffer: Uint8Array, segments: Int32Array, onBatch: (count: number) => void) {
+    this.native = new binding.StreamSet(buffer, segments, onBatch);
+  }
+
+  /** Starts reading fd (made non-blocking and close-on-exec); returns its id. On a throw the fd is still the caller's. */
+  add(fd: number): number {
+    return this.native.add(fd);
+  }
+
+  /** Stops reading the stream and closes its fd (segments of it already in a batch are still delivered). */
+  remove(id: number): void {
+    this.native.remove(id);
+  }
+
+  setBudget(budget: number, maxRead: number): void {
+    this.native.setBudget(budget, maxRead);
+  }
+
+  /** Stops reading every stream until resume(). */
+  pause(): void {
+    this.native.pause();
+  }
+
+  resume(): void {
+    this.native.resume();
+  }
+
+  /** Closes every stream's fd; the set is unusable afterwards. */
+  close(): void {
+    this.native.close();
   }
 }

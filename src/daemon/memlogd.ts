@@ -65,7 +65,7 @@ export class Memlogd {
       maxLineLen: opts.maxLineLen,
       modeTimeoutMs: opts.modeTimeoutMs,
       log: (msg) => this.log(msg),
-      onRoom: () => this.logSocket.turns.wake(),
+      onRoom: () => this.logSocket.reader.turns.wake(),
       daemonId: this.id,
       ownLine: (msg, extra) => {
         clock.read();
@@ -77,7 +77,7 @@ export class Memlogd {
       log: (msg) => this.log(msg),
       onData: () => this.query.notify(),
     });
-    this.logSocket.turns.policy = this.query;
+    this.logSocket.reader.turns.policy = this.query;
   }
 
   /** Binds (or adopts) both sockets and starts serving; resolves once both are ready. */

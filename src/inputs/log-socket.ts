@@ -9,7 +9,7 @@ import { DgramReceiver, DGRAM_FDS_TRUNCATED, DGRAM_NAME_TRUNCATED, fdInfo } from
 import type { Ring } from '../ring/ring.js';
 import { InputStream, unreadableReason } from './fd-stream.js';
 import { LineSplitter } from './line-splitter.js';
-import { InputTurns } from './turns.js';
+import { BatchReader } from './batch-reader.js';
 import { MAX_NAME_BYTES, sourceName } from './source-name.js';
 
 export interface LogSocketOptions {
@@ -23,7 +23,7 @@ export interface LogSocketOptions {
 export class LogSocket {
   private readonly receiver: DgramReceiver;
   readonly streams = new Set<InputStream>();
-  readonly turns = new InputTurns();
+  readonly reader: BatchReader;
   /** Streams accepted since start, and datagrams or fds refused. */
   accepted = 0;
   refused = 0;
@@ -33,6 +33,7 @@ export class LogSocket {
     private readonly ring: Ring,
     private readonly opts: LogSocketOptions,
   ) {
+    this.reader = new BatchReader(ring, () => opts.onData());
     this.receiver = new DgramReceiver(fd, MAX_NAME_BYTES, (payload, fds, flags) => this.onDatagram(payload, fds, flags));
   }
 
@@ -78,7 +79,7 @@ export class LogSocket {
           if (error) this.opts.log(`stream "${name}" ended with an error: ${error.message}`);
         },
       };
-      const stream = new InputStream(fd, info, splitter, events, this.turns);
+      const stream = new InputStream(fd, info, splitter, events, this.reader);
       this.streams.add(stream);
       this.accepted++;
     } catch (err) {
@@ -90,9 +91,9 @@ export class LogSocket {
   }
 
   close(): void {
-    this.turns.close();
     this.receiver.close();
     for (const stream of [...this.streams]) stream.close();
+    this.reader.close();
   }
 }
 

@@ -1,28 +1,17 @@
 /**
- * Input turns: every stream reads at most one buffer per event-loop turn, and
- * the next turn's reads start after the followers have had theirs.
+ * Holds: a short pause of all input before the next turn, so that a follower
+ * that keeps up but has a full queue (it is waiting for CPU, not refusing to
+ * read) can catch up instead of losing entries.
  *
- * libuv would otherwise read megabytes from a busy stream in one go, and the
- * followers would not get a turn before the ring wrapped over them.
- *
- * What one turn brings is bounded by the number of busy streams times
- * READ_SIZE: Node reads a stream into a buffer fixed when the stream is set
- * up, so the size of each read cannot follow the turn. (With hundreds of busy
- * streams a turn can bring more than a small ring holds: see
- * docs/PERFORMANCE.md, deliver-256.)
- *
- * The outputs may also ask for a hold: a short pause before the next turn, so
- * that a follower that keeps up but has a full queue (it is waiting for CPU,
- * not refusing to read) can catch up instead of losing entries. Holds are
- * bounded: the outputs only ask while the follower makes progress, and the
- * inputs never spend more than maxHoldShare of any second held, so no
- * follower, however slow, can hold writers back for long.
+ * Holds are bounded: the outputs only ask while the follower makes progress,
+ * and the inputs never spend more than maxHoldShare of any second held, so
+ * no follower, however slow, can hold writers back for long.
  */
 
-/** What an input stream needs to be paused and resumed. */
-export interface Resumable {
-  resume(): unknown;
-  readonly destroyed: boolean;
+/** What the holds pause: all input streams at once. */
+export interface Pausable {
+  pause(): void;
+  resume(): void;
 }
 
 export interface HoldPolicy {
@@ -30,16 +19,11 @@ export interface HoldPolicy {
   wantsHold(): boolean;
 }
 
-/** Bytes one stream reads per turn at most. */
-export const READ_SIZE = 64 * 1024;
-
 const WINDOW_MS = 1000;
 /** How often a hold looks again whether it is still wanted. */
 const HOLD_STEP_MS = 1;
 
 export class InputTurns {
-  private waiting: Resumable[] = [];
-  private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
   private holdingSince = -1;
   private windowStart = 0;
@@ -47,23 +31,19 @@ export class InputTurns {
   /** Milliseconds spent held, since start. */
   heldMs = 0;
   policy: HoldPolicy = { wantsHold: () => false };
-  /** Counts turns, so that a stream can tell whether it has had its read on this one. */
-  turn = 0;
 
-  constructor(private readonly maxHoldShare = 0.25) {}
+  constructor(
+    private readonly target: Pausable,
+    private readonly maxHoldShare = 0.25,
+  ) {}
 
-  /** A hold is on: streams that would stay armed pause too. */
   get holding(): boolean {
     return this.holdingSince >= 0;
   }
 
-  /** The stream has had its read for this turn; it reads again on the next. */
-  wait(stream: Resumable): void {
-    this.waiting.push(stream);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.nextTurn());
-    }
+  /** A turn's input has been handed on: hold before the next one if a follower needs it. */
+  afterTurn(): void {
+    if (this.timer === undefined) this.check();
   }
 
   /** A follower made room: stop holding now if it was the reason. */
@@ -71,12 +51,11 @@ export class InputTurns {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
-      this.nextTurn();
+      this.check();
     }
   }
 
-  private nextTurn(): void {
-    this.timer = undefined;
+  private check(): void {
     const now = performance.now();
     if (now - this.windowStart >= WINDOW_MS) {
       this.windowStart = now;
@@ -84,23 +63,26 @@ export class InputTurns {
     }
     const held = this.holdingSince < 0 ? 0 : now - this.holdingSince;
     if (this.heldInWindow + held < this.maxHoldShare * WINDOW_MS && this.policy.wantsHold()) {
-      if (this.holdingSince < 0) this.holdingSince = now;
-      this.timer = setTimeout(() => this.nextTurn(), HOLD_STEP_MS);
+      if (this.holdingSince < 0) {
+        this.holdingSince = now;
+        this.target.pause();
+      }
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.check();
+      }, HOLD_STEP_MS);
       return;
     }
     if (this.holdingSince >= 0) {
       this.heldInWindow += held;
       this.heldMs += held;
       this.holdingSince = -1;
+      this.target.resume();
     }
-    this.scheduled = false;
-    this.turn++;
-    for (const stream of this.waiting.splice(0)) if (!stream.destroyed) stream.resume();
   }
 
   close(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.waiting = [];
   }
 }
