@@ -16,6 +16,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isAlias, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, type Alias, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 
+/** An own property even for names like __proto__, which plain assignment would not create. */
+function setOwn(obj: Record<string, string>, key: string, value: string): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 export type RestartPolicy = 'never' | 'on-failure' | 'always';
 
 export interface ProgramConfig {
@@ -279,7 +284,7 @@ class Walker {
         if (!ENV_KEY_RE.test(key)) this.fail(item.offset, item.field, `${quote(key)} is not a valid variable name (letters, digits and _, not starting with a digit)`);
         if (lines.has(key)) this.fail(item.offset, item.field, `duplicate variable ${key} (first at line ${this.lineOf(lines.get(key))})`);
         lines.set(key, item.offset);
-        env[key] = s.slice(eq + 1);
+        setOwn(env, key, s.slice(eq + 1));
       }
       return env;
     }
@@ -294,7 +299,7 @@ class Walker {
       if (lines.has(name)) this.fail(key.offset, field, `duplicate variable (first at line ${this.lineOf(lines.get(name))})`);
       lines.set(name, key.offset);
       const value = this.value(pair.value, field, key.offset);
-      env[name] = this.envValue(value);
+      setOwn(env, name, this.envValue(value));
     }
     return env;
   }

@@ -13,7 +13,7 @@ import type net from 'node:net';
 import { connectResume, LineReader, type Hello } from '../clients/query-client.js';
 import { formatRfc3339Seconds, parseRfc3339 } from '../entry/rfc3339.js';
 import { sourceOfStem } from './file-names.js';
-import { fastEntry } from './wire-line.js';
+import { fastEntry, isPlainUtcTime } from './wire-line.js';
 import { LogFiles, type LogFilesOptions } from './log-files.js';
 import { StateStore, type ResumeState } from './state.js';
 
@@ -44,8 +44,9 @@ const MAX_PENDING = 8 * 1024 * 1024;
 
 /** The line upstream writes: `<time, RFC3339 seconds> <source> <msg>`. */
 export function fileLine(time: string, source: string, msg: string): string {
-  // Our daemon and upstream's both send UTC with a Z: cut the fraction. Anything else goes the long way.
-  const stamp = time.length >= 20 && time.charCodeAt(19) === 46 /* . */ && time.endsWith('Z') ? time.slice(0, 19) + 'Z' : secondsOf(time);
+  // Our daemon and upstream's both send UTC with a Z: cut the fraction (the same rule as the fast path). Anything else goes the long way.
+  const bytes = Buffer.from(time);
+  const stamp = isPlainUtcTime(bytes, 0, bytes.length) ? time.slice(0, 19) + 'Z' : secondsOf(time);
   return `${stamp} ${source} ${msg}\n`;
 }
 

@@ -7,6 +7,7 @@
  * markers with more fields, another daemon's shape) returns undefined and
  * goes the slow way.
  */
+import { isUtf8 } from 'node:buffer';
 
 const TIME_KEY = Buffer.from('{"time":"');
 const SOURCE_KEY = Buffer.from('","source":"');
@@ -14,6 +15,8 @@ const MSG_KEY = Buffer.from('","msg":"');
 const SEQ_KEY = Buffer.from('","seq":');
 const QUOTE = 34;
 const BACKSLASH = 92;
+/** Digits of a seq the fast path reads exactly (below 2^53). */
+const MAX_SEQ_DIGITS = 15;
 
 export interface FastEntry {
   source: string;
@@ -36,17 +39,45 @@ function plainStringEnd(buf: Buffer, from: number): number {
   return b >= 0 && b < q ? -1 : q;
 }
 
-/** A plain loop: for a few dozen bytes it beats Buffer.copy, which makes a view object per call. */
-function copyBytes(src: Buffer, start: number, end: number, dst: Buffer, at: number): void {
-  for (let i = start; i < end; i++) dst[at++] = src[i];
+/**
+ * A plain loop: for a few dozen bytes it beats Buffer.copy, which makes a view
+ * object per call. Returns false at a raw control byte (not valid in JSON: the
+ * slow path decides what to do with such a line).
+ */
+function copyBytes(src: Buffer, start: number, end: number, dst: Buffer, at: number): boolean {
+  for (let i = start; i < end; i++) {
+    const b = src[i];
+    if (b < 0x20) return false;
+    dst[at++] = b;
+  }
+  return true;
+}
+
+const DIGIT_AT = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+const PUNCT_AT: [number, number][] = [
+  [4, 45],
+  [7, 45],
+  [10, 84],
+  [13, 58],
+  [16, 58],
+]; // - - T : :
+
+/** `YYYY-MM-DDTHH:MM:SS` then `Z` or `.digits Z`, in buf[t0, t1): the shape whose first 19 bytes are the file's stamp. */
+export function isPlainUtcTime(buf: Uint8Array, t0: number, t1: number): boolean {
+  if (t1 - t0 < 20 || buf[t1 - 1] !== 90 /* Z */) return false;
+  for (const i of DIGIT_AT) if (buf[t0 + i] < 48 || buf[t0 + i] > 57) return false;
+  for (const [i, c] of PUNCT_AT) if (buf[t0 + i] !== c) return false;
+  if (t1 - t0 === 20) return true;
+  if (buf[t0 + 19] !== 46 /* . */ || t1 - t0 < 22) return false;
+  for (let i = t0 + 20; i < t1 - 1; i++) if (buf[i] < 48 || buf[i] > 57) return false;
+  return true;
 }
 
 export function fastEntry(line: Buffer): FastEntry | undefined {
   if (!startsWithAt(line, 0, TIME_KEY)) return undefined;
   const t0 = TIME_KEY.length;
   const t1 = plainStringEnd(line, t0);
-  // "YYYY-MM-DDTHH:MM:SS" then a fraction or not, and Z: anything else goes the slow way.
-  if (t1 < t0 + 20 || line[t1 - 1] !== 90 /* Z */ || (t1 > t0 + 20 && line[t0 + 19] !== 46 /* . */)) return undefined;
+  if (t1 < 0 || !isPlainUtcTime(line, t0, t1)) return undefined;
   if (!startsWithAt(line, t1, SOURCE_KEY)) return undefined;
   const s0 = t1 + SOURCE_KEY.length;
   const s1 = plainStringEnd(line, s0);
@@ -58,16 +89,20 @@ export function fastEntry(line: Buffer): FastEntry | undefined {
   let i = m1 + SEQ_KEY.length;
   const digits = i;
   for (; i < line.length && line[i] >= 48 && line[i] <= 57; i++) seq = seq * 10 + (line[i] - 48);
-  if (i === digits || i !== line.length - 1 || line[i] !== 125 /* } */) return undefined;
+  const n = i - digits;
+  // JSON has no leading zeros; longer numbers would not add up exactly.
+  if (n === 0 || n > MAX_SEQ_DIGITS || (n > 1 && line[digits] === 48) || i !== line.length - 1 || line[i] !== 125 /* } */) return undefined;
+  // Bytes that are not UTF-8 go the slow way, which writes them as U+FFFD.
+  if (!isUtf8(line)) return undefined;
   const sLen = s1 - s0;
   const mLen = m1 - m0;
   const out = Buffer.allocUnsafe(21 + sLen + 1 + mLen + 1);
   copyBytes(line, t0, t0 + 19, out, 0);
   out[19] = 90; // Z
   out[20] = 32;
-  copyBytes(line, s0, s1, out, 21);
+  if (!copyBytes(line, s0, s1, out, 21)) return undefined;
   out[21 + sLen] = 32;
-  copyBytes(line, m0, m1, out, 22 + sLen);
+  if (!copyBytes(line, m0, m1, out, 22 + sLen)) return undefined;
   out[out.length - 1] = 10;
   return { source: line.toString('utf8', s0, s1), seq, fileLine: out };
 }
