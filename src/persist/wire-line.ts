@@ -15,8 +15,8 @@ const MSG_KEY = Buffer.from('","msg":"');
 const SEQ_KEY = Buffer.from('","seq":');
 const QUOTE = 34;
 const BACKSLASH = 92;
-/** Digits of a seq the fast path reads exactly (below 2^53). */
-const MAX_SEQ_DIGITS = 15;
+/** Digits of the largest seq the fast path reads (2^53 - 1 has 16); the value is checked too. */
+const MAX_SEQ_DIGITS = 16;
 
 export interface FastEntry {
   source: string;
@@ -91,7 +91,9 @@ export function fastEntry(line: Buffer): FastEntry | undefined {
   for (; i < line.length && line[i] >= 48 && line[i] <= 57; i++) seq = seq * 10 + (line[i] - 48);
   const n = i - digits;
   // JSON has no leading zeros; longer numbers would not add up exactly.
-  if (n === 0 || n > MAX_SEQ_DIGITS || (n > 1 && line[digits] === 48) || i !== line.length - 1 || line[i] !== 125 /* } */) return undefined;
+  if (n === 0 || n > MAX_SEQ_DIGITS || seq > Number.MAX_SAFE_INTEGER || (n > 1 && line[digits] === 48) || i !== line.length - 1 || line[i] !== 125 /* } */) {
+    return undefined;
+  }
   // Bytes that are not UTF-8 go the slow way, which writes them as U+FFFD.
   if (!isUtf8(line)) return undefined;
   const sLen = s1 - s0;
