@@ -1,10 +1,9 @@
 /** memlogd: the daemon's command line (upstream flags, PROTOCOL.md section 3). */
 import fs from 'node:fs';
 import path from 'node:path';
-import { bindDgram, bindListen } from '../native.js';
 import { binPath } from '../paths.js';
 import { DEFAULTS, Memlogd, validateOptions, type MemlogdOptions } from '../daemon/memlogd.js';
-import { claimSocketPath } from '../daemon/socket-path.js';
+import { bindSockets, DEFAULT_SOCKET_MODE, groupId, parseSocketMode } from '../daemon/socket-path.js';
 import { parseCommandLine, type FlagSpecs } from './flags.js';
 
 export const MEMLOGD_FLAGS = {
@@ -15,6 +14,8 @@ export const MEMLOGD_FLAGS = {
   'max-lines': { type: 'int', default: DEFAULTS.maxLines, help: 'entries kept in the ring' },
   'max-line-len': { type: 'int', default: DEFAULTS.maxLineLen, help: 'bytes kept of a line; the rest of a longer line is dropped' },
   'max-bytes': { type: 'int', default: DEFAULTS.maxBytes, help: 'bytes of message text kept in the ring' },
+  'socket-mode': { type: 'string', arg: 'OCTAL', default: '0600', help: 'permission bits of both socket files (connecting needs write permission)' },
+  'socket-group': { type: 'string', arg: 'GROUP', help: 'group (name or number) to own both socket files' },
   'mode-timeout-ms': { type: 'int', default: 10_000, help: 'how long a query client may take to send its mode byte' },
   daemonize: { type: 'bool', help: 'bind both sockets, then go on in the background and return' },
 } satisfies FlagSpecs;
@@ -37,6 +38,8 @@ export async function memlogdMain(argv: string[], synopsis = 'memlogd [flags]'):
     maxLineLen: values['max-line-len'] ?? DEFAULTS.maxLineLen,
     maxBytes: values['max-bytes'] ?? DEFAULTS.maxBytes,
     modeTimeoutMs: values['mode-timeout-ms'],
+    socketMode: parseSocketMode(values['socket-mode'] ?? '0600'),
+    socketGid: values['socket-group'] === undefined ? undefined : groupId(values['socket-group']),
   };
   validateOptions(opts);
   if (values.daemonize) return daemonize(opts);
@@ -56,20 +59,10 @@ export async function memlogdMain(argv: string[], synopsis = 'memlogd [flags]'):
  * starts the daemon proper in the background with them as fds 3 and 4.
  */
 async function daemonize(opts: MemlogdOptions): Promise<number> {
-  const fds: number[] = [];
+  const { logFd, queryFd } = await bindSockets(opts, { mode: opts.socketMode ?? DEFAULT_SOCKET_MODE, gid: opts.socketGid });
+  // The parent's copies of what it bound (not of fds it was given) are closed once the child has them.
+  const fds = [opts.fdLog === undefined ? logFd : -1, opts.fdQuery === undefined ? queryFd : -1].filter((fd) => fd >= 0);
   try {
-    let logFd = opts.fdLog;
-    if (logFd === undefined) {
-      await claimSocketPath(opts.socketLog);
-      logFd = bindDgram(opts.socketLog);
-      fds.push(logFd);
-    }
-    let queryFd = opts.fdQuery;
-    if (queryFd === undefined) {
-      await claimSocketPath(opts.socketQuery);
-      queryFd = bindListen(opts.socketQuery, 511);
-      fds.push(queryFd);
-    }
     const args = [
       binPath('memlogd'),
       '-fd-log=3',

@@ -4,14 +4,13 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import { bindDgram, bindListen } from '../native.js';
 import { clock } from '../entry/clock.js';
 import { Ring } from '../ring/ring.js';
 import { SourceTable, type Source } from '../ring/sources.js';
 import { LogSocket } from '../inputs/log-socket.js';
 import { QueryServer } from '../outputs/query-server.js';
 import { encodeOwnEntry } from '../outputs/entry-encoder.js';
-import { claimSocketPath } from './socket-path.js';
+import { bindSockets, DEFAULT_SOCKET_MODE } from './socket-path.js';
 
 export const DEFAULT_LOG_SOCKET = '/var/run/linuxkit-external-logging.sock';
 export const DEFAULT_QUERY_SOCKET = '/var/run/memlogdq.sock';
@@ -29,6 +28,10 @@ export interface MemlogdOptions {
   maxBytes: number;
   /** How long a query client may take to send its mode byte. */
   modeTimeoutMs?: number;
+  /** Permission bits of the socket files (default owner only). */
+  socketMode?: number;
+  /** Group of the socket files. */
+  socketGid?: number;
 }
 
 export const DEFAULTS = {
@@ -84,20 +87,8 @@ export class Memlogd {
   static async start(options: Partial<MemlogdOptions> = {}): Promise<Memlogd> {
     const opts: MemlogdOptions = { ...DEFAULTS, ...options };
     validateOptions(opts);
-    const created: string[] = [];
-    let logFd = opts.fdLog;
-    let queryFd = opts.fdQuery;
+    const { logFd, queryFd, created } = await bindSockets(opts, { mode: opts.socketMode ?? DEFAULT_SOCKET_MODE, gid: opts.socketGid });
     try {
-      if (logFd === undefined) {
-        await claimSocketPath(opts.socketLog);
-        logFd = bindDgram(opts.socketLog);
-        created.push(opts.socketLog);
-      }
-      if (queryFd === undefined) {
-        await claimSocketPath(opts.socketQuery);
-        queryFd = bindListen(opts.socketQuery, 511);
-        created.push(opts.socketQuery);
-      }
       const server = net.createServer({ allowHalfOpen: true });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -110,8 +101,8 @@ export class Memlogd {
       daemon.log('memlogd started');
       return daemon;
     } catch (err) {
-      if (logFd !== undefined && opts.fdLog === undefined) closeQuietly(logFd);
-      if (queryFd !== undefined && opts.fdQuery === undefined) closeQuietly(queryFd);
+      if (opts.fdLog === undefined) closeQuietly(logFd);
+      if (opts.fdQuery === undefined) closeQuietly(queryFd);
       for (const path of created) unlinkQuietly(path);
       throw err;
     }
@@ -156,6 +147,8 @@ export function validateOptions(opts: MemlogdOptions): void {
   whole('-max-lines', opts.maxLines, 1, 100_000_000);
   whole('-max-line-len', opts.maxLineLen, 1, 1024 * 1024);
   whole('-max-bytes', opts.maxBytes, 1, 2 ** 32 - 1);
+  if (opts.socketMode !== undefined) whole('-socket-mode', opts.socketMode, 0, 0o777);
+  if (opts.socketGid !== undefined) whole('-socket-group', opts.socketGid, 0, 2 ** 32 - 2);
   if (opts.modeTimeoutMs !== undefined) whole('-mode-timeout-ms', opts.modeTimeoutMs, 1, 3_600_000);
   if (opts.fdLog !== undefined) whole('-fd-log', opts.fdLog, 0, 2 ** 31 - 1);
   if (opts.fdQuery !== undefined) whole('-fd-query', opts.fdQuery, 0, 2 ** 31 - 1);

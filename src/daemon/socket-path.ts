@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
+import { bindDgram, bindListen } from '../native.js';
 
 /** True if something is bound to the socket at path (stream or datagram). */
 function socketIsLive(path: string): Promise<boolean> {
@@ -33,4 +34,89 @@ export async function claimSocketPath(path: string): Promise<void> {
   if (!stat.isSocket()) throw new Error(`${path} exists and is not a socket; not replacing it`);
   if (await socketIsLive(path)) throw new Error(`${path} is in use by another running daemon`);
   fs.unlinkSync(path);
+}
+
+export interface SocketAccess {
+  /** Permission bits of both socket files (connecting needs write permission). */
+  mode: number;
+  /** Group to own both socket files, if any (so that its members may connect when mode allows). */
+  gid?: number;
+}
+
+/** Owner only: nobody else can hand memlogd a stream or read the ring. */
+export const DEFAULT_SOCKET_MODE = 0o600;
+
+export interface BoundSockets {
+  /** fds of the bound sockets; undefined where the caller gave its own (inherited) fd. */
+  logFd: number;
+  queryFd: number;
+  /** Paths this call created (to remove on shutdown). */
+  created: string[];
+}
+
+/**
+ * Claims and binds whichever of the two sockets has no inherited fd, with the
+ * given permissions from the first moment (a umask around bind, so there is
+ * no window in which the file has wider ones). On failure nothing is left
+ * open or created.
+ */
+export async function bindSockets(
+  paths: { socketLog: string; socketQuery: string; fdLog?: number; fdQuery?: number },
+  access: SocketAccess,
+): Promise<BoundSockets> {
+  const created: string[] = [];
+  const opened: number[] = [];
+  const withMode = (path: string, make: () => number): number => {
+    const old = process.umask(0o777 & ~access.mode);
+    let fd: number;
+    try {
+      fd = make();
+    } finally {
+      process.umask(old);
+    }
+    opened.push(fd);
+    created.push(path);
+    fs.chmodSync(path, access.mode); // exact, whatever the umask left
+    if (access.gid !== undefined) fs.chownSync(path, -1, access.gid);
+    return fd;
+  };
+  try {
+    let logFd = paths.fdLog;
+    if (logFd === undefined) {
+      await claimSocketPath(paths.socketLog);
+      logFd = withMode(paths.socketLog, () => bindDgram(paths.socketLog));
+    }
+    let queryFd = paths.fdQuery;
+    if (queryFd === undefined) {
+      await claimSocketPath(paths.socketQuery);
+      queryFd = withMode(paths.socketQuery, () => bindListen(paths.socketQuery, 511));
+    }
+    return { logFd, queryFd, created };
+  } catch (err) {
+    for (const fd of opened) fs.closeSync(fd);
+    for (const path of created) fs.rmSync(path, { force: true });
+    throw err;
+  }
+}
+
+/** A group given by name (looked up in /etc/group) or number. */
+export function groupId(group: string): number {
+  if (/^[0-9]+$/.test(group)) return Number(group);
+  let text = '';
+  try {
+    text = fs.readFileSync('/etc/group', 'utf8');
+  } catch {
+    // No group database: only numbers work.
+  }
+  for (const line of text.split('\n')) {
+    const [name, , gid] = line.split(':');
+    if (name === group && gid !== undefined && /^[0-9]+$/.test(gid)) return Number(gid);
+  }
+  throw new Error(`no group named "${group}"`);
+}
+
+/** "0660" (octal, as chmod takes it) to a mode, checked. */
+export function parseSocketMode(text: string): number {
+  if (!/^0?[0-7]{3}$/.test(text)) throw new RangeError(`-socket-mode must be octal permission bits such as 0600 or 0660, not "${text}"`);
+  return parseInt(text, 8);
 }

@@ -7,9 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { bindDgram, bindListen } from '../native.js';
 import { binPath } from '../paths.js';
-import { claimSocketPath } from '../daemon/socket-path.js';
+import { bindSockets, DEFAULT_SOCKET_MODE } from '../daemon/socket-path.js';
 import { connectResume, type Hello } from '../clients/query-client.js';
 import type { MemlogdSection } from './config.js';
 
@@ -27,16 +26,7 @@ export interface MemlogdChild {
 export async function startMemlogd(section: MemlogdSection, readyTimeoutMs = 10_000): Promise<MemlogdChild> {
   fs.mkdirSync(path.dirname(section.socketLog), { recursive: true });
   fs.mkdirSync(path.dirname(section.socketQuery), { recursive: true });
-  await claimSocketPath(section.socketLog);
-  await claimSocketPath(section.socketQuery);
-  const logFd = bindDgram(section.socketLog);
-  let queryFd: number;
-  try {
-    queryFd = bindListen(section.socketQuery, 511);
-  } catch (err) {
-    fs.closeSync(logFd);
-    throw err;
-  }
+  const { logFd, queryFd } = await bindSockets(section, { mode: DEFAULT_SOCKET_MODE });
   const args = [binPath('memlogd'), '-fd-log=3', '-fd-query=4'];
   if (section.maxLines !== undefined) args.push(`-max-lines=${section.maxLines}`);
   if (section.maxLineLen !== undefined) args.push(`-max-line-len=${section.maxLineLen}`);
