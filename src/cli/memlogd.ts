@@ -14,6 +14,8 @@ export const MEMLOGD_FLAGS = {
   'max-lines': { type: 'int', default: DEFAULTS.maxLines, help: 'entries kept in the ring' },
   'max-line-len': { type: 'int', default: DEFAULTS.maxLineLen, help: 'bytes kept of a line; the rest of a longer line is dropped' },
   'max-bytes': { type: 'int', default: DEFAULTS.maxBytes, help: 'bytes of message text kept in the ring' },
+  'max-streams': { type: 'int', default: DEFAULTS.maxStreams, help: 'streams read at once; fds beyond are refused, with an entry saying so' },
+  'max-clients': { type: 'int', default: DEFAULTS.maxClients, help: 'query clients connected at once; more are answered with an error and closed' },
   'socket-mode': { type: 'string', arg: 'OCTAL', default: '0600', help: 'permission bits of both socket files (connecting needs write permission)' },
   'socket-group': { type: 'string', arg: 'GROUP', help: 'group (name or number) to own both socket files' },
   'mode-timeout-ms': { type: 'int', default: 10_000, help: 'how long a query client may take to send its mode byte' },
@@ -37,6 +39,8 @@ export async function memlogdMain(argv: string[], synopsis = 'memlogd [flags]'):
     maxLines: values['max-lines'] ?? DEFAULTS.maxLines,
     maxLineLen: values['max-line-len'] ?? DEFAULTS.maxLineLen,
     maxBytes: values['max-bytes'] ?? DEFAULTS.maxBytes,
+    maxStreams: values['max-streams'] ?? DEFAULTS.maxStreams,
+    maxClients: values['max-clients'] ?? DEFAULTS.maxClients,
     modeTimeoutMs: values['mode-timeout-ms'],
     socketMode: parseSocketMode(values['socket-mode'] ?? '0600'),
     socketGid: values['socket-group'] === undefined ? undefined : groupId(values['socket-group']),
@@ -70,6 +74,8 @@ async function daemonize(opts: MemlogdOptions): Promise<number> {
       `-max-lines=${opts.maxLines}`,
       `-max-line-len=${opts.maxLineLen}`,
       `-max-bytes=${opts.maxBytes}`,
+      `-max-streams=${opts.maxStreams}`,
+      `-max-clients=${opts.maxClients}`,
       ...(opts.modeTimeoutMs === undefined ? [] : [`-mode-timeout-ms=${opts.modeTimeoutMs}`]),
     ];
     // Loaded here only: the daemon proper never spawns anything, and the module costs resident memory.

@@ -28,6 +28,10 @@ export interface MemlogdOptions {
   maxBytes: number;
   /** How long a query client may take to send its mode byte. */
   modeTimeoutMs?: number;
+  /** Streams read at once (fds beyond are refused). */
+  maxStreams: number;
+  /** Query connections at once. */
+  maxClients: number;
   /** Permission bits of the socket files (default owner only). */
   socketMode?: number;
   /** Group of the socket files. */
@@ -40,6 +44,8 @@ export const DEFAULTS = {
   maxLines: 5000,
   maxLineLen: 1024,
   maxBytes: 16 * 1024 * 1024,
+  maxStreams: 4096,
+  maxClients: 1024,
 } satisfies MemlogdOptions;
 
 export const OWN_SOURCE = 'memlogd';
@@ -66,6 +72,7 @@ export class Memlogd {
     this.own = this.ring.sources.acquire(OWN_SOURCE);
     this.query = new QueryServer(server, this.ring, {
       maxLineLen: opts.maxLineLen,
+      maxClients: opts.maxClients,
       modeTimeoutMs: opts.modeTimeoutMs,
       log: (msg) => this.log(msg),
       onRoom: () => this.logSocket.reader.turns.wake(),
@@ -77,6 +84,7 @@ export class Memlogd {
     });
     this.logSocket = new LogSocket(logFd, this.ring, {
       maxLineLen: opts.maxLineLen,
+      maxStreams: opts.maxStreams,
       log: (msg) => this.log(msg),
       onData: () => this.query.notify(),
     });
@@ -147,6 +155,8 @@ export function validateOptions(opts: MemlogdOptions): void {
   whole('-max-lines', opts.maxLines, 1, 100_000_000);
   whole('-max-line-len', opts.maxLineLen, 1, 1024 * 1024);
   whole('-max-bytes', opts.maxBytes, 1, 2 ** 32 - 1);
+  whole('-max-streams', opts.maxStreams, 1, 1_000_000);
+  whole('-max-clients', opts.maxClients, 1, 1_000_000);
   if (opts.socketMode !== undefined) whole('-socket-mode', opts.socketMode, 0, 0o777);
   if (opts.socketGid !== undefined) whole('-socket-group', opts.socketGid, 0, 2 ** 32 - 2);
   if (opts.modeTimeoutMs !== undefined) whole('-mode-timeout-ms', opts.modeTimeoutMs, 1, 3_600_000);

@@ -14,6 +14,8 @@ import { MAX_NAME_BYTES, sourceName } from './source-name.js';
 
 export interface LogSocketOptions {
   maxLineLen: number;
+  /** Streams read at once; fds beyond are refused (closed, with an entry saying so). */
+  maxStreams: number;
   /** The daemon's own log (entries with source memlogd). */
   log(msg: string): void;
   /** New entries are in the ring. */
@@ -41,7 +43,9 @@ export class LogSocket {
     const { name, problem } = sourceName(payload, (flags & DGRAM_NAME_TRUNCATED) !== 0);
     if (flags & DGRAM_FDS_TRUNCATED) {
       this.refused++;
-      this.opts.log(`refused a datagram for "${name}": more fds than fit in one message; all of them were closed`);
+      this.opts.log(
+        `refused a datagram for "${name}": its fds could not all be received (more than fit in one message, or memlogd is out of file descriptors); all that arrived were closed`,
+      );
       return;
     }
     if (fds.length === 0) {
@@ -54,6 +58,12 @@ export class LogSocket {
   }
 
   private accept(fd: number, name: string): void {
+    if (this.streams.size >= this.opts.maxStreams) {
+      this.refused++;
+      closeQuietly(fd);
+      this.opts.log(`refused an fd for "${name}": ${this.opts.maxStreams} streams are open already (-max-streams)`);
+      return;
+    }
     let reason: string | undefined;
     let info;
     try {

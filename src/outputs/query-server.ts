@@ -25,6 +25,8 @@ export { MODE_DUMP, MODE_FOLLOW, MODE_DUMP_FOLLOW, MODE_RESUME } from './query-r
 
 export interface QueryServerOptions {
   maxLineLen: number;
+  /** Query connections open at once; more are answered with an error entry and closed. */
+  maxClients: number;
   /** How long a client may take to send its mode byte. */
   modeTimeoutMs?: number;
   log(msg: string): void;
@@ -64,6 +66,10 @@ export class QueryServer {
   /** Entries lost by all readers since start. */
   lost = 0;
   served = 0;
+  /** Query connections open now, with a request or still without one. */
+  private connections = 0;
+  /** Every connection, refused ones included, so that a shutdown waits for none of them. */
+  private readonly sockets = new Set<net.Socket>();
 
   constructor(
     readonly server: net.Server,
@@ -95,6 +101,17 @@ export class QueryServer {
 
   private onConnection(socket: net.Socket): void {
     this.served++;
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    if (this.connections >= this.opts.maxClients) {
+      const msg = `too many query clients (${this.opts.maxClients} are connected; -max-clients)`;
+      this.opts.log(`refused a query client: ${msg}`);
+      socket.on('error', () => socket.destroy());
+      socket.end(this.opts.ownLine(`error: ${msg}`));
+      return;
+    }
+    this.connections++;
+    socket.once('close', () => this.connections--);
     socket.setTimeout(this.opts.modeTimeoutMs ?? 10_000, () => {
       this.opts.log('closed a query client that sent no complete request within its time');
       socket.destroy();
@@ -277,7 +294,8 @@ export class QueryServer {
 
   close(): void {
     this.server.close();
-    for (const reader of this.readers) reader.socket.destroy();
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
     this.readers.clear();
   }
 }
