@@ -539,6 +539,8 @@ typedef struct receiver {
   bool handle_closed; /* on_close ran, or the handle was never initialised */
   bool wrap_alive;    /* the JS object still wraps this struct */
   bool in_callback;   /* inside napi_make_callback */
+  struct ucred cred;  /* the sender of the datagram being delivered (SO_PASSCRED) */
+  bool has_cred;
 } receiver;
 
 static void free_receiver(receiver *r) {
@@ -621,6 +623,12 @@ static size_t collect_fds(receiver *r, struct msghdr *msg) {
   unsigned char *end = (unsigned char *)msg->msg_control + msg->msg_controllen;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_len < CMSG_LEN(0)) continue;
+    if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred)) &&
+        CMSG_DATA(c) + sizeof(struct ucred) <= end) {
+      memcpy(&r->cred, CMSG_DATA(c), sizeof r->cred);
+      r->has_cred = true;
+      continue;
+    }
     if (c->cmsg_type != SCM_RIGHTS && c->cmsg_type != SCM_PIDFD) continue;
     unsigned char *p = CMSG_DATA(c);
     size_t bytes = c->cmsg_len - CMSG_LEN(0);
@@ -644,7 +652,7 @@ static size_t collect_fds(receiver *r, struct msghdr *msg) {
 static bool deliver(receiver *r, size_t len, int flags, size_t nfds) {
   napi_env env = r->env;
   napi_handle_scope scope;
-  napi_value cb = NULL, recv, argv[3];
+  napi_value cb = NULL, recv, argv[4];
   bool ok = true;
 
   if (napi_open_handle_scope(env, &scope) != napi_ok) {
@@ -656,6 +664,16 @@ static bool deliver(receiver *r, size_t len, int flags, size_t nfds) {
        napi_create_buffer_copy(env, len, r->name_buf, NULL, &argv[0]) == napi_ok &&
        napi_create_array_with_length(env, nfds, &argv[1]) == napi_ok &&
        napi_create_int32(env, flags, &argv[2]) == napi_ok;
+  /* The sender's [pid, uid, gid], or undefined if the kernel did not say. */
+  if (ok && r->has_cred) {
+    napi_value v;
+    ok = napi_create_array_with_length(env, 3, &argv[3]) == napi_ok &&
+         napi_create_int32(env, (int32_t)r->cred.pid, &v) == napi_ok && napi_set_element(env, argv[3], 0, v) == napi_ok &&
+         napi_create_uint32(env, (uint32_t)r->cred.uid, &v) == napi_ok && napi_set_element(env, argv[3], 1, v) == napi_ok &&
+         napi_create_uint32(env, (uint32_t)r->cred.gid, &v) == napi_ok && napi_set_element(env, argv[3], 2, v) == napi_ok;
+  } else if (ok) {
+    ok = napi_get_undefined(env, &argv[3]) == napi_ok;
+  }
   for (size_t i = 0; ok && i < nfds; i++) {
     napi_value v;
     ok = napi_create_int32(env, r->fds[i], &v) == napi_ok &&
@@ -669,7 +687,7 @@ static bool deliver(receiver *r, size_t len, int flags, size_t nfds) {
   }
 
   r->in_callback = true;
-  napi_status st = napi_make_callback(env, r->async_ctx, recv, cb, 3, argv, NULL);
+  napi_status st = napi_make_callback(env, r->async_ctx, recv, cb, 4, argv, NULL);
   r->in_callback = false;
   if (st != napi_ok) {
     /* With an exception pending the callback ran (and threw): the fds are
@@ -712,6 +730,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     msg.msg_control = r->ctrl_buf;
     msg.msg_controllen = r->ctrl_len;
 
+    r->has_cred = false;
     ssize_t n = recvmsg(r->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0) {
       int e = errno;
@@ -796,6 +815,9 @@ static napi_value receiver_ctor(napi_env env, napi_callback_info info) {
     return NULL;
   }
 
+  /* Who sent each fd: the kernel attaches the sender's pid/uid/gid. */
+  int passcred = 1;
+  setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &passcred, sizeof passcred);
   /* Room for credentials/pidfd cmsgs only if the socket asks for them, so
    * that maxFds stays an exact limit otherwise. */
   size_t ctrl_len = CMSG_SPACE(sizeof(int) * (size_t)max_fds);

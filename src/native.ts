@@ -50,7 +50,9 @@ export const DGRAM_FDS_TRUNCATED = 2;
  * FD_CLOEXEC) and must close them. An exception thrown here becomes an
  * uncaught exception, and the rest of that poll round is deferred.
  */
-export type DatagramHandler = (name: Buffer, fds: number[], flags: number) => void;
+/** The sender of a datagram as the kernel saw it (SO_PASSCRED): [pid, uid, gid]. */
+export type Sender = [number, number, number];
+export type DatagramHandler = (name: Buffer, fds: number[], flags: number, sender?: Sender) => void;
 
 interface NativeReceiver {
   close(): void;

@@ -5,7 +5,7 @@
  * and anything refused is closed at once, with an entry saying why.
  */
 import fs from 'node:fs';
-import { DgramReceiver, DGRAM_FDS_TRUNCATED, DGRAM_NAME_TRUNCATED, fdInfo } from '../native.js';
+import { DgramReceiver, DGRAM_FDS_TRUNCATED, DGRAM_NAME_TRUNCATED, fdInfo, type Sender } from '../native.js';
 import type { Ring } from '../ring/ring.js';
 import { InputStream, unreadableReason } from './fd-stream.js';
 import { LineSplitter } from './line-splitter.js';
@@ -36,10 +36,10 @@ export class LogSocket {
     private readonly opts: LogSocketOptions,
   ) {
     this.reader = new BatchReader(ring, () => opts.onData());
-    this.receiver = new DgramReceiver(fd, MAX_NAME_BYTES, (payload, fds, flags) => this.onDatagram(payload, fds, flags));
+    this.receiver = new DgramReceiver(fd, MAX_NAME_BYTES, (payload, fds, flags, sender) => this.onDatagram(payload, fds, flags, sender));
   }
 
-  private onDatagram(payload: Buffer, fds: number[], flags: number): void {
+  private onDatagram(payload: Buffer, fds: number[], flags: number, sender?: Sender): void {
     const { name, problem } = sourceName(payload, (flags & DGRAM_NAME_TRUNCATED) !== 0);
     if (flags & DGRAM_FDS_TRUNCATED) {
       this.refused++;
@@ -54,10 +54,10 @@ export class LogSocket {
       return;
     }
     if (problem) this.opts.log(problem);
-    for (const fd of fds) this.accept(fd, name);
+    for (const fd of fds) this.accept(fd, name, sender);
   }
 
-  private accept(fd: number, name: string): void {
+  private accept(fd: number, name: string, sender?: Sender): void {
     if (this.streams.size >= this.opts.maxStreams) {
       this.refused++;
       closeQuietly(fd);
@@ -78,7 +78,7 @@ export class LogSocket {
       this.opts.log(`refused an fd for "${name}": ${reason}`);
       return;
     }
-    const source = this.ring.sources.acquire(name);
+    const source = this.ring.sources.acquire(name, sender);
     const splitter = new LineSplitter(this.ring, source.id, this.opts.maxLineLen);
     try {
       const events = {

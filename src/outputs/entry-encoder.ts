@@ -12,8 +12,8 @@ import type { Ring } from '../ring/ring.js';
 
 const TAIL = Buffer.from('"}\n');
 const SEQ_KEY = Buffer.from('","seq":');
-/** The longest tail: the seq key, 16 digits, the closing brace and newline. */
-const MAX_TAIL = SEQ_KEY.length + 16 + 2;
+/** The longest tail: the seq key, 16 digits, the sender's fields, the closing brace and newline. */
+const MAX_TAIL = SEQ_KEY.length + 16 + 64 + 2;
 /** Longest head: time, the longest source name escaped, the keys. */
 const MAX_HEAD = 128 + 512 * MAX_ESCAPE_GROWTH;
 
@@ -31,6 +31,8 @@ export class EntryEncoder {
   private headSource = -1;
   private headGeneration = -1;
   private head: Buffer = Buffer.alloc(0);
+  /** The source's extra fields (its sender), written after seq. */
+  private extra: Buffer = Buffer.alloc(0);
 
   constructor(
     private readonly ring: Ring,
@@ -56,6 +58,9 @@ export class EntryEncoder {
       pos = escapeJsonBytes(arena, start, start + ring.length(seq), out, pos);
       for (let i = 0; i < SEQ_KEY.length; i++) out[pos + i] = SEQ_KEY[i];
       pos = writeDigits(out, pos + SEQ_KEY.length, seq);
+      const extra = this.extra;
+      for (let i = 0; i < extra.length; i++) out[pos + i] = extra[i];
+      pos += extra.length;
       out[pos++] = 125; // }
       out[pos++] = 10; // \n
       seq++;
@@ -67,6 +72,7 @@ export class EntryEncoder {
     const sources = this.ring.sources;
     if (sec !== this.headSec || nsec !== this.headNsec || sourceId !== this.headSource || sources.generation !== this.headGeneration) {
       const source = sources.get(sourceId);
+      this.extra = source.extra;
       this.head = Buffer.concat([
         Buffer.from(`{"time":"${formatRfc3339Nano(sec, nsec)}","source":"`),
         source.json,

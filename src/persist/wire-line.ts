@@ -15,6 +15,16 @@ const MSG_KEY = Buffer.from('","msg":"');
 const SEQ_KEY = Buffer.from('","seq":');
 const QUOTE = 34;
 const BACKSLASH = 92;
+const SENDER_KEYS = [Buffer.from(',"pid":'), Buffer.from(',"uid":'), Buffer.from(',"gid":')];
+
+/** Index after a JSON whole number (no leading zeros, at most 10 digits) at i, or -1. */
+function afterNumber(buf: Buffer, i: number): number {
+  const start = i;
+  while (i < buf.length && buf[i] >= 48 && buf[i] <= 57) i++;
+  const n = i - start;
+  return n === 0 || n > 10 || (n > 1 && buf[start] === 48) ? -1 : i;
+}
+
 /** Digits of the largest seq the fast path reads (2^53 - 1 has 16); the value is checked too. */
 const MAX_SEQ_DIGITS = 16;
 
@@ -91,9 +101,16 @@ export function fastEntry(line: Buffer): FastEntry | undefined {
   for (; i < line.length && line[i] >= 48 && line[i] <= 57; i++) seq = seq * 10 + (line[i] - 48);
   const n = i - digits;
   // JSON has no leading zeros; longer numbers would not add up exactly.
-  if (n === 0 || n > MAX_SEQ_DIGITS || seq > Number.MAX_SAFE_INTEGER || (n > 1 && line[digits] === 48) || i !== line.length - 1 || line[i] !== 125 /* } */) {
-    return undefined;
+  if (n === 0 || n > MAX_SEQ_DIGITS || seq > Number.MAX_SAFE_INTEGER || (n > 1 && line[digits] === 48)) return undefined;
+  // Then the sender's fields, when the daemon knows them.
+  if (line[i] === 44 /* , */) {
+    for (const key of SENDER_KEYS) {
+      if (!startsWithAt(line, i, key)) return undefined;
+      i = afterNumber(line, i + key.length);
+      if (i < 0) return undefined;
+    }
   }
+  if (i !== line.length - 1 || line[i] !== 125 /* } */) return undefined;
   // Bytes that are not UTF-8 go the slow way, which writes them as U+FFFD.
   if (!isUtf8(line)) return undefined;
   const sLen = s1 - s0;

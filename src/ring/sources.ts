@@ -8,8 +8,14 @@ import { escapeJsonBuffer } from '../entry/json-escape.js';
 
 export interface Source {
   readonly id: number;
+  /** Who handed the stream over (kernel-reported), when known. */
+  readonly sender?: { pid: number; uid: number; gid: number };
+  /** Extra JSON fields of its entries (`,"pid":1,"uid":0,"gid":0`), or empty. */
+  readonly extra: Buffer;
   /** The name as text (invalid UTF-8 already replaced). */
   readonly name: string;
+  /** Name and sender: what tells this source from another of the same name. */
+  readonly key: string;
   /** The name as a JSON string body, ready to copy into an entry. */
   readonly json: Buffer;
 }
@@ -23,18 +29,31 @@ export class SourceTable {
   generation = 0;
 
   /** Returns the source for a name, with one more reference held by the caller. */
-  acquire(name: string): Source {
-    let source = this.byName.get(name);
+  /**
+   * The source for a name (and sender: streams of one name from different
+   * senders are different sources, each entry saying who sent it), with one
+   * more reference held by the caller.
+   */
+  acquire(name: string, sender?: readonly [number, number, number]): Source {
+    const key = sender ? `${name}\0${sender.join('\0')}` : name;
+    let source = this.byName.get(key);
     if (!source) {
       const id = this.freeIds.length > 0 ? (this.freeIds.pop() as number) : this.byId.length;
-      source = { id, name, json: escapeJsonBuffer(Buffer.from(name, 'utf8')) };
+      source = {
+        id,
+        name,
+        key,
+        json: escapeJsonBuffer(Buffer.from(name, 'utf8')),
+        sender: sender ? { pid: sender[0], uid: sender[1], gid: sender[2] } : undefined,
+        extra: Buffer.from(sender ? `,"pid":${sender[0]},"uid":${sender[1]},"gid":${sender[2]}` : ''),
+      };
       if (id >= this.refs.length) {
         const grown = new Int32Array(this.refs.length * 2);
         grown.set(this.refs);
         this.refs = grown;
       }
       this.byId[id] = source;
-      this.byName.set(name, source);
+      this.byName.set(key, source);
     }
     this.refs[source.id]++;
     return source;
@@ -48,7 +67,7 @@ export class SourceTable {
   release(id: number): void {
     if (--this.refs[id] === 0) {
       const source = this.byId[id] as Source;
-      this.byName.delete(source.name);
+      this.byName.delete(source.key);
       this.byId[id] = undefined;
       this.freeIds.push(id);
       this.generation++;
