@@ -6,6 +6,7 @@ import { kmsgMain } from './kmsg.js';
 import { persisterMain } from './persister.js';
 import { bundleMain } from './bundle.js';
 import { initMain } from './init.js';
+import { statusMain } from './status.js';
 import type { Main } from './run.js';
 
 const COMMANDS: Record<string, { main: (argv: string[], synopsis: string) => Promise<number | undefined>; synopsis: string; help: string }> = {
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, { main: (argv: string[], synopsis: string) => Pro
   run: { main: launcherMain, synopsis: 'memlog run [-socket PATH] [-n NAME] COMMAND [ARGS...]', help: "run a command with its output handed to memlogd" },
   kmsg: { main: kmsgMain, synopsis: 'memlog kmsg [-device PATH] [-follow=false]', help: 'print the kernel log (/dev/kmsg) to stderr, as upstream kmsg' },
   init: { main: initMain, synopsis: 'memlog init [-stop-after SECONDS] CONFIG.yml', help: 'boot: memlogd first, then on-boot actions and services wired to it' },
+  status: { main: statusMain, synopsis: 'memlog status [-socket PATH]', help: "memlogd's ring, streams (with who sent them) and clients, as JSON" },
   write: { main: persisterMain, synopsis: 'memlog write [-socket PATH] [-log-dir DIR] [flags]', help: 'persist the ring to one file per source, with rotation (logwrite)' },
   bundle: { main: bundleMain, synopsis: 'memlog bundle -o FILE [-socket PATH] [-log-dir DIR] [-config FILE] [-kmsg PATH]', help: 'write a diagnostics .tar.gz: the ring, log files, kernel log, summary' },
 };

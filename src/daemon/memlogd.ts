@@ -77,6 +77,23 @@ export class Memlogd {
       log: (msg) => this.log(msg),
       onRoom: () => this.logSocket.reader.turns.wake(),
       daemonId: this.id,
+      status: () => ({
+        daemon: this.id,
+        pid: process.pid,
+        uptimeSeconds: Math.round(process.uptime()),
+        ring: {
+          first: this.ring.first,
+          next: this.ring.next,
+          entries: this.ring.count,
+          bytes: this.ring.bytes,
+          maxLines: this.ring.maxLines,
+          maxBytes: this.ring.capacity,
+          dropped: this.ring.evicted,
+        },
+        streams: this.logSocket.describeStreams(),
+        streamsAccepted: this.logSocket.accepted,
+        refused: this.logSocket.refused,
+      }),
       ownLine: (msg, extra) => {
         clock.read();
         return encodeOwnEntry(clock.sec, clock.nsec, OWN_SOURCE, msg, extra);

@@ -44,7 +44,7 @@ export class InputStream {
   constructor(
     fd: number,
     info: FdInfo,
-    private readonly splitter: LineSplitter,
+    readonly splitter: LineSplitter,
     private readonly events: InputStreamEvents,
     private readonly reader: BatchReader,
   ) {

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import { DgramReceiver, DGRAM_FDS_TRUNCATED, DGRAM_NAME_TRUNCATED, fdInfo, type Sender } from '../native.js';
 import type { Ring } from '../ring/ring.js';
+import type { Source } from '../ring/sources.js';
 import { InputStream, unreadableReason } from './fd-stream.js';
 import { LineSplitter } from './line-splitter.js';
 import { BatchReader } from './batch-reader.js';
@@ -25,6 +26,7 @@ export interface LogSocketOptions {
 export class LogSocket {
   private readonly receiver: DgramReceiver;
   readonly streams = new Set<InputStream>();
+  private readonly sourceOf = new Map<InputStream, Source>();
   readonly reader: BatchReader;
   /** Streams accepted since start, and datagrams or fds refused. */
   accepted = 0;
@@ -85,12 +87,14 @@ export class LogSocket {
         onData: this.opts.onData,
         onClose: (s: InputStream, error?: Error) => {
           this.streams.delete(s);
+          this.sourceOf.delete(s);
           this.ring.sources.release(source.id);
           if (error) this.opts.log(`stream "${name}" ended with an error: ${error.message}`);
         },
       };
       const stream = new InputStream(fd, info, splitter, events, this.reader);
       this.streams.add(stream);
+      this.sourceOf.set(stream, source);
       this.accepted++;
     } catch (err) {
       this.ring.sources.release(source.id);
@@ -98,6 +102,20 @@ export class LogSocket {
       closeQuietly(fd);
       this.opts.log(`refused an fd for "${name}": ${(err as Error).message}`);
     }
+  }
+
+  /** The open streams, for a status request: name, sender, bytes and lines so far. */
+  describeStreams(): Record<string, unknown>[] {
+    return [...this.streams].map((stream) => {
+      const source = this.sourceOf.get(stream);
+      return {
+        source: source?.name,
+        ...(source?.sender ?? {}),
+        bytes: stream.bytes,
+        lines: stream.splitter.lines,
+        truncated: stream.splitter.truncated,
+      };
+    });
   }
 
   close(): void {

@@ -11,12 +11,14 @@ export const MODE_DUMP = 0;
 export const MODE_FOLLOW = 1;
 export const MODE_DUMP_FOLLOW = 2;
 export const MODE_RESUME = 3;
+/** Our extension: one JSON line describing the daemon, its ring, its streams (with their senders) and clients. */
+export const MODE_STATUS = 4;
 
 /** Longest resume request line, in bytes. */
 export const MAX_REQUEST_LINE = 4096;
 
 export type QueryRequest =
-  | { mode: typeof MODE_DUMP | typeof MODE_FOLLOW | typeof MODE_DUMP_FOLLOW }
+  | { mode: typeof MODE_DUMP | typeof MODE_FOLLOW | typeof MODE_DUMP_FOLLOW | typeof MODE_STATUS }
   | { mode: typeof MODE_RESUME; daemon?: string; after?: number };
 
 export class RequestError extends Error {}
@@ -31,10 +33,10 @@ export class RequestParser {
     this.buffered = undefined;
     if (data.length === 0) return undefined;
     const mode = data[0];
-    if (mode === MODE_DUMP || mode === MODE_FOLLOW || mode === MODE_DUMP_FOLLOW) return { mode };
+    if (mode === MODE_DUMP || mode === MODE_FOLLOW || mode === MODE_DUMP_FOLLOW || mode === MODE_STATUS) return { mode };
     if (mode !== MODE_RESUME) {
       throw new RequestError(
-        `unknown query mode byte 0x${mode.toString(16).padStart(2, '0')}: expected 0 (dump), 1 (follow), 2 (dump then follow) or 3 (resume)`,
+        `unknown query mode byte 0x${mode.toString(16).padStart(2, '0')}: expected 0 (dump), 1 (follow), 2 (dump then follow), 3 (resume) or 4 (status)`,
       );
     }
     const nl = data.indexOf(10, 1);

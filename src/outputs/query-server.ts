@@ -19,9 +19,9 @@ import net from 'node:net';
 import type { Ring } from '../ring/ring.js';
 import { EntryEncoder, type Encoded } from './entry-encoder.js';
 import { FOREVER, Reader } from './reader.js';
-import { MODE_DUMP, MODE_DUMP_FOLLOW, MODE_FOLLOW, MODE_RESUME, RequestError, RequestParser, type QueryRequest } from './query-request.js';
+import { MODE_DUMP, MODE_DUMP_FOLLOW, MODE_FOLLOW, MODE_RESUME, MODE_STATUS, RequestError, RequestParser, type QueryRequest } from './query-request.js';
 
-export { MODE_DUMP, MODE_FOLLOW, MODE_DUMP_FOLLOW, MODE_RESUME } from './query-request.js';
+export { MODE_DUMP, MODE_FOLLOW, MODE_DUMP_FOLLOW, MODE_RESUME, MODE_STATUS } from './query-request.js';
 
 export interface QueryServerOptions {
   maxLineLen: number;
@@ -36,6 +36,8 @@ export interface QueryServerOptions {
   daemonId: string;
   /** A reader's queue emptied (the inputs may stop holding). */
   onRoom?(): void;
+  /** What a status request (mode 4) is told. */
+  status(): Record<string, unknown>;
 }
 
 /** Batches written to one reader per turn before the others get theirs. */
@@ -153,6 +155,9 @@ export class QueryServer {
       case MODE_DUMP_FOLLOW:
         reader = new Reader(socket, ring.first, FOREVER);
         break;
+      case MODE_STATUS:
+        socket.end(JSON.stringify({ memlogd: { ...this.opts.status(), queryClients: this.connections, readersLost: this.lost } }) + '\n');
+        return;
       case MODE_RESUME: {
         // Sequence numbers only mean something within one daemon's life: a client that
         // knew another daemon wants all of this one's, from its first entry (and a marker
