@@ -201,3 +201,55 @@ test('the main job runs twice in a row', async (t) => {
   assert.ok(fs.readdirSync(path.join(dir, 'var/log')).some((f) => f.startsWith('chatty.out.log.')), 'chatty rotated');
   assert.match(read(path.join(dir, 'var/log/init.log')), /service crasher: restarting/);
 });
+
+test('memlogd killed with -9 under load: no writer gets EPIPE or dies, and the same streams flow again', async (t) => {
+  const dir = tmpdir(t);
+  const config = writeConfig(
+    dir,
+    `memlogd: {}
+services:
+  - name: counter
+    command: [sh, -c, 'i=0; while :; do i=$((i+1)); echo "count $i" || exit 9; echo "err $i" >&2 || exit 9; sleep 0.002; done']
+`,
+  );
+  const init = startInit(dir, config);
+  const querySocket = path.join(dir, 'run/memlogdq.sock');
+  const { dump, messagesOf } = await import('./helpers.js');
+  await waitFor('the counter in memlogd', async () => messagesOf(await dump(querySocket), 'counter.out').length > 50, 20_000);
+  const before = await dump(querySocket);
+  // memlogd is the process with -fd-query=4 and our run directory's... find it through the init's children.
+  const memlogdPids = fs
+    .readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
+        return cmd.includes('-fd-query=4') && fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(' ')[3] === String(init.proc.pid);
+      } catch {
+        return false;
+      }
+    });
+  assert.equal(memlogdPids.length, 1);
+  process.kill(Number(memlogdPids[0]), 'SIGKILL');
+  // The new daemon says what happened, and the counter's lines come again under the same names.
+  const after = await waitFor('the new memlogd with the counter', async () => {
+    try {
+      const e = await dump(querySocket);
+      return e.some((x) => /memlogd restarted in place of daemon/.test(x.msg)) && messagesOf(e, 'counter.out').length > 20 && messagesOf(e, 'counter').length > 20 && e;
+    } catch {
+      return false;
+    }
+  }, 20_000);
+  assert.equal(after[0].msg, 'memlogd started');
+  assert.match(after[1].msg, /memlogd restarted in place of daemon \S+, which stopped/);
+  // The counter was never told the reader was gone: it is still the same process, still counting.
+  const lastBefore = Number(messagesOf(before, 'counter.out').at(-1)?.split(' ')[1]);
+  const firstAfter = Number(messagesOf(after, 'counter.out')[0].split(' ')[1]);
+  assert.ok(firstAfter > lastBefore, `counting on: ${lastBefore} then ${firstAfter}`);
+  init.proc.kill('SIGTERM');
+  assert.equal(await init.done, 0);
+  assert.doesNotMatch(init.stderr(), /service counter: (exited|was killed)[^\n]*\n[^\n]*restarting/);
+  assert.match(init.stderr(), /memlogd \(pid \d+\) was killed by SIGKILL; starting a new one on the same sockets/);
+  assert.match(init.stderr(), /memlogd restarted \(pid \d+\); \d+ streams handed over again/);
+  assert.doesNotMatch(init.stderr(), /service counter: exited with status 9/);
+});

@@ -32,6 +32,8 @@ export interface MemlogdOptions {
   maxStreams: number;
   /** Query connections at once. */
   maxClients: number;
+  /** The id of the daemon this one replaces (it died): said in the first entries. */
+  restartOf?: string;
   /** Permission bits of the socket files (default owner only). */
   socketMode?: number;
   /** Group of the socket files. */
@@ -124,6 +126,9 @@ export class Memlogd {
       });
       const daemon = new Memlogd(opts, logFd, server, created);
       daemon.log('memlogd started');
+      if (opts.restartOf) {
+        daemon.log(`memlogd restarted in place of daemon ${opts.restartOf}, which stopped: the entries it held and had not delivered are gone; the streams it read are handed over again`);
+      }
       return daemon;
     } catch (err) {
       if (opts.fdLog === undefined) closeQuietly(logFd);

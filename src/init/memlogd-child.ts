@@ -3,6 +3,10 @@
  * hands them over as fds 3 and 4 (as -daemonize does), so they exist before
  * memlogd has even loaded; it then waits until memlogd answers, so that the
  * first on-boot action starts with logging in place.
+ *
+ * The init keeps its copies of the two sockets: if memlogd dies, a new one is
+ * started on the very same sockets (what senders sent meanwhile waits in the
+ * kernel), told which daemon it replaces.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,60 +16,98 @@ import { bindSockets, DEFAULT_SOCKET_MODE } from '../daemon/socket-path.js';
 import { connectResume, type Hello } from '../clients/query-client.js';
 import type { MemlogdSection } from './config.js';
 
+export class MemlogdChild {
+  proc!: ChildProcess;
+  /** This daemon's id (from its hello), for the next one to name. */
+  id = '';
+  private exited!: Promise<void>;
 
-export interface MemlogdChild {
-  proc: ChildProcess;
-  logSocket: string;
-  querySocket: string;
-  /** The daemon's hello: its id and where its ring is. */
-  status(): Promise<Hello | undefined>;
-  /** SIGTERM, then SIGKILL after graceMs. */
-  stop(graceMs: number): Promise<void>;
+  private constructor(
+    private readonly section: MemlogdSection,
+    private readonly logFd: number,
+    private readonly queryFd: number,
+  ) {}
+
+  get logSocket(): string {
+    return this.section.socketLog;
+  }
+
+  get querySocket(): string {
+    return this.section.socketQuery;
+  }
+
+  static async start(section: MemlogdSection, readyTimeoutMs = 10_000): Promise<MemlogdChild> {
+    fs.mkdirSync(path.dirname(section.socketLog), { recursive: true });
+    fs.mkdirSync(path.dirname(section.socketQuery), { recursive: true });
+    const { logFd, queryFd } = await bindSockets(section, { mode: DEFAULT_SOCKET_MODE });
+    const child = new MemlogdChild(section, logFd, queryFd);
+    await child.launch(undefined, readyTimeoutMs);
+    return child;
+  }
+
+  /** Starts a new memlogd on the same sockets, after the previous one died. */
+  async restart(readyTimeoutMs = 10_000): Promise<void> {
+    await this.launch(this.id, readyTimeoutMs);
+  }
+
+  private async launch(restartOf: string | undefined, readyTimeoutMs: number): Promise<void> {
+    const s = this.section;
+    const args = [binPath('memlogd'), '-fd-log=3', '-fd-query=4'];
+    if (s.maxLines !== undefined) args.push(`-max-lines=${s.maxLines}`);
+    if (s.maxLineLen !== undefined) args.push(`-max-line-len=${s.maxLineLen}`);
+    if (s.maxBytes !== undefined) args.push(`-max-bytes=${s.maxBytes}`);
+    if (restartOf) args.push(`-restart-of=${restartOf}`);
+    // Its own process group: a Ctrl-C on the terminal goes to the init, which stops memlogd last.
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', this.logFd, this.queryFd], detached: true });
+    this.proc = proc;
+    this.exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    const deadline = Date.now() + readyTimeoutMs;
+    for (;;) {
+      const hello = await this.status();
+      if (hello && hello.daemon !== restartOf) {
+        this.id = hello.daemon;
+        return;
+      }
+      if (proc.exitCode !== null) throw new Error(`memlogd exited with status ${proc.exitCode} before it was ready`);
+      if (Date.now() > deadline) {
+        await this.stop(1000);
+        throw new Error(`memlogd did not answer on ${s.socketQuery} within ${readyTimeoutMs} ms`);
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /** The daemon's hello: its id and where its ring is; undefined if it does not answer. */
+  async status(): Promise<Hello | undefined> {
+    try {
+      const c = await connectResume(this.section.socketQuery, {}, 1000);
+      c.socket.destroy();
+      return c.hello;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after graceMs; then the sockets go. */
+  async stop(graceMs: number): Promise<void> {
+    const proc = this.proc;
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    for (const fd of [this.logFd, this.queryFd]) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // closed already
+      }
+    }
+    for (const p of [this.section.socketLog, this.section.socketQuery]) fs.rmSync(p, { force: true });
+  }
 }
 
 export async function startMemlogd(section: MemlogdSection, readyTimeoutMs = 10_000): Promise<MemlogdChild> {
-  fs.mkdirSync(path.dirname(section.socketLog), { recursive: true });
-  fs.mkdirSync(path.dirname(section.socketQuery), { recursive: true });
-  const { logFd, queryFd } = await bindSockets(section, { mode: DEFAULT_SOCKET_MODE });
-  const args = [binPath('memlogd'), '-fd-log=3', '-fd-query=4'];
-  if (section.maxLines !== undefined) args.push(`-max-lines=${section.maxLines}`);
-  if (section.maxLineLen !== undefined) args.push(`-max-line-len=${section.maxLineLen}`);
-  if (section.maxBytes !== undefined) args.push(`-max-bytes=${section.maxBytes}`);
-  // Its own process group: a Ctrl-C on the terminal goes to the init, which stops memlogd last.
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', logFd, queryFd], detached: true });
-  fs.closeSync(logFd);
-  fs.closeSync(queryFd);
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const child: MemlogdChild = {
-    proc,
-    logSocket: section.socketLog,
-    querySocket: section.socketQuery,
-    status: async () => {
-      try {
-        const c = await connectResume(section.socketQuery, {}, 1000);
-        c.socket.destroy();
-        return c.hello;
-      } catch {
-        return undefined;
-      }
-    },
-    stop: async (graceMs) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(timer);
-      for (const p of [section.socketLog, section.socketQuery]) fs.rmSync(p, { force: true });
-    },
-  };
-  const deadline = Date.now() + readyTimeoutMs;
-  while (!(await child.status())) {
-    if (proc.exitCode !== null) throw new Error(`memlogd exited with status ${proc.exitCode} before it was ready`);
-    if (Date.now() > deadline) {
-      await child.stop(1000);
-      throw new Error(`memlogd did not answer on ${section.socketQuery} within ${readyTimeoutMs} ms`);
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return child;
+  return MemlogdChild.start(section, readyTimeoutMs);
 }

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { InitConfig, ProgramConfig, ServiceConfig } from './config.js';
 import { startMemlogd, type MemlogdChild } from './memlogd-child.js';
-import { fifosToMemlogd, socketpairsToMemlogd, toFiles, type Stdio } from './wiring.js';
+import { fifosToMemlogd, socketpairsToMemlogd, toFiles, type HandedStream, type Stdio } from './wiring.js';
 import { sendFds, socketpair } from '../native.js';
 
 const MAX_RESTART_DELAY_MS = 30_000;
@@ -63,6 +63,8 @@ export class Init {
   memlogd: MemlogdChild | undefined;
   readonly onbootResults: OnbootResult[] = [];
   private readonly services = new Map<string, Running>();
+  /** Every read end handed to memlogd that is still in use: a new memlogd gets them all again. */
+  private readonly handed = new Set<HandedStream>();
   private ownLog: { fd: number; close(): void } | undefined;
   private ownLogFile: number | undefined;
   private shuttingDown = false;
@@ -98,10 +100,22 @@ export class Init {
         const [mine, theirs] = socketpair();
         try {
           sendFds(this.memlogd.logSocket, Buffer.from('init'), [theirs]);
-        } finally {
+        } catch (err) {
           fs.closeSync(theirs);
+          fs.closeSync(mine);
+          throw err;
         }
-        this.ownLog = { fd: mine, close: () => fs.closeSync(mine) };
+        const own: HandedStream = { name: 'init', fd: theirs };
+        this.handed.add(own);
+        this.ownLog = {
+          fd: mine,
+          close: () => {
+            fs.closeSync(mine);
+            this.handed.delete(own);
+            fs.closeSync(theirs);
+          },
+        };
+        this.superviseMemlogd();
         this.log(`memlogd is running (pid ${this.memlogd.proc.pid}): log socket ${cfg.memlogd.socketLog}, query socket ${cfg.memlogd.socketQuery}`);
       } catch (err) {
         this.openOwnLogFile();
@@ -118,6 +132,46 @@ export class Init {
     for (const service of cfg.services) this.startService(service);
   }
 
+  /** If memlogd dies, a new one on the same sockets, and every stream handed to the old one again. */
+  private superviseMemlogd(): void {
+    const memlogd = this.memlogd;
+    if (!memlogd) return;
+    memlogd.proc.once('exit', (code, signal) => {
+      if (this.shuttingDown) return;
+      this.events.log(`memlogd (pid ${memlogd.proc.pid}) ${exitText(code, signal)}; starting a new one on the same sockets`);
+      void (async () => {
+        try {
+          await memlogd.restart();
+        } catch (err) {
+          this.events.log(`memlogd could not be restarted: ${(err as Error).message}`);
+          return;
+        }
+        for (const h of this.handed) {
+          try {
+            sendFds(memlogd.logSocket, Buffer.from(h.name), [h.fd]);
+          } catch (err) {
+            this.events.log(`cannot hand ${h.name} to the new memlogd: ${(err as Error).message}`);
+          }
+        }
+        this.log(`memlogd restarted (pid ${memlogd.proc.pid}); ${this.handed.size} streams handed over again`);
+        this.superviseMemlogd();
+      })();
+    });
+  }
+
+  /** Notes a program's read ends as in use (for a new memlogd) until released. */
+  private track(stdio: Stdio): Stdio {
+    for (const h of stdio.handed) this.handed.add(h);
+    const release = stdio.release;
+    return {
+      ...stdio,
+      release: () => {
+        for (const h of stdio.handed) this.handed.delete(h);
+        release();
+      },
+    };
+  }
+
   private openOwnLogFile(): void {
     try {
       fs.mkdirSync(this.config.logDir, { recursive: true });
@@ -132,9 +186,11 @@ export class Init {
     const memlogd = this.memlogd;
     if (memlogd && memlogd.proc.exitCode === null) {
       try {
-        return kind === 'onboot'
-          ? socketpairsToMemlogd(memlogd.logSocket, name)
-          : fifosToMemlogd(memlogd.logSocket, path.join(this.config.runDir, 'fifo'), name);
+        return this.track(
+          kind === 'onboot'
+            ? socketpairsToMemlogd(memlogd.logSocket, name)
+            : fifosToMemlogd(memlogd.logSocket, path.join(this.config.runDir, 'fifo'), name),
+        );
       } catch (err) {
         this.log(`cannot hand ${name}'s output to memlogd (${(err as Error).message}); writing it to files`);
       }
@@ -168,6 +224,7 @@ export class Init {
       proc.once('exit', (c, s) => resolve([c, s]));
     });
     this.currentOnboot = undefined;
+    stdio.release(); // memlogd has its own copy and reads to the end
     // As LinuxKit: a failed action is logged, and the boot goes on.
     this.log(`on-boot ${name}: ${exitText(code, signal)}${code === 0 ? '' : '; going on with the boot'}`);
     return { name: action.name, code, signal };
@@ -212,6 +269,7 @@ export class Init {
       const again = config.restart === 'always' || (config.restart === 'on-failure' && failed);
       if (!again) {
         running.stdio.close();
+        running.stdio.release();
         return;
       }
       // Backoff: a service that keeps failing fast waits longer each time.
@@ -245,6 +303,7 @@ export class Init {
       signalGroup(proc, 'SIGKILL');
     }
     running.stdio.close();
+    running.stdio.release();
   }
 
   /** Waits until memlogd has read what the stopped programs wrote last (its ring stops growing). */

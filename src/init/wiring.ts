@@ -9,11 +9,19 @@
  * for on-boot actions.
  *
  * The init keeps the write ends of a service's FIFOs for the service's whole
- * life, so memlogd reads one stream per service across restarts.
+ * life, so memlogd reads one stream per service across restarts. It also
+ * keeps a copy of every read end it handed over: if memlogd dies, writers see
+ * no EPIPE (a reader is still there), and a new memlogd gets them again.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { mkfifo, sendFds, socketpair } from '../native.js';
+
+/** A read end handed to memlogd, of which the init keeps a copy. */
+export interface HandedStream {
+  name: string;
+  fd: number;
+}
 
 export interface Stdio {
   /** fds to give the program as stdout and stderr. */
@@ -21,8 +29,12 @@ export interface Stdio {
   err: number;
   /** Where it went, for the init's own log. */
   describe: string;
-  /** Closes the init's copies (after spawn for on-boot actions, at the end for services). */
+  /** Read ends handed to memlogd (copies kept by the init), for a new memlogd. */
+  handed: HandedStream[];
+  /** Closes the init's copies of the write ends (after spawn for on-boot actions, at the end for services). */
   close(): void;
+  /** Closes the init's copies of the read ends (once the program is gone for good). */
+  release(): void;
 }
 
 function closeAll(fds: number[]): void {
@@ -45,8 +57,17 @@ export function socketpairsToMemlogd(logSocket: string, name: string): Stdio {
     fds.push(errRead, errWrite);
     sendFds(logSocket, Buffer.from(`${name}.out`), [outRead]);
     sendFds(logSocket, Buffer.from(name), [errRead]);
-    closeAll([outRead, errRead]);
-    return { out: outWrite, err: errWrite, describe: `memlogd as ${name} and ${name}.out`, close: () => closeAll([outWrite, errWrite]) };
+    return {
+      out: outWrite,
+      err: errWrite,
+      describe: `memlogd as ${name} and ${name}.out`,
+      handed: [
+        { name: `${name}.out`, fd: outRead },
+        { name, fd: errRead },
+      ],
+      close: () => closeAll([outWrite, errWrite]),
+      release: () => closeAll([outRead, errRead]),
+    };
   } catch (err) {
     closeAll(fds);
     throw err;
@@ -57,6 +78,7 @@ export function socketpairsToMemlogd(logSocket: string, name: string): Stdio {
 export function fifosToMemlogd(logSocket: string, fifoDir: string, name: string): Stdio {
   fs.mkdirSync(fifoDir, { recursive: true, mode: 0o700 });
   const fds: number[] = [];
+  const handed: HandedStream[] = [];
   try {
     const ends = (suffix: string): number => {
       const fifo = path.join(fifoDir, `${name}${suffix}`);
@@ -67,14 +89,22 @@ export function fifosToMemlogd(logSocket: string, fifoDir: string, name: string)
       // Blocking for the program (it expects an ordinary stdout); it opens at once since a reader exists.
       const write = fs.openSync(fifo, fs.constants.O_WRONLY);
       fds.push(write);
-      sendFds(logSocket, Buffer.from(`${name}${suffix === '.err' ? '' : '.out'}`), [read]);
-      closeAll([read]);
+      const source = `${name}${suffix === '.err' ? '' : '.out'}`;
+      sendFds(logSocket, Buffer.from(source), [read]);
+      handed.push({ name: source, fd: read });
       fs.rmSync(fifo, { force: true }); // the open ends keep it alive; nothing else should open it
       return write;
     };
     const out = ends('.out');
     const err = ends('.err');
-    return { out, err, describe: `memlogd as ${name} and ${name}.out`, close: () => closeAll([out, err]) };
+    return {
+      out,
+      err,
+      describe: `memlogd as ${name} and ${name}.out`,
+      handed,
+      close: () => closeAll([out, err]),
+      release: () => closeAll(handed.map((h) => h.fd)),
+    };
   } catch (err) {
     closeAll(fds);
     throw err;
@@ -93,5 +123,5 @@ export function toFiles(dir: string, name: string): Stdio {
     closeAll([out]);
     throw e;
   }
-  return { out, err, describe: `${path.join(dir, name)}.log and .out.log`, close: () => closeAll([out, err]) };
+  return { out, err, describe: `${path.join(dir, name)}.log and .out.log`, handed: [], close: () => closeAll([out, err]), release: () => {} };
 }
