@@ -1,0 +1,83 @@
+/** A minute of garbage on both sockets; then the daemon still answers a dump correctly, with no fd left behind. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import { sendFds, socketpair } from '../src/native.js';
+import { dump, fdCount, fdsBackTo, messagesOf, openStream, startDaemon, tmpdir, waitFor } from './helpers.js';
+
+const SECONDS = Number(process.env.MEMLOG_GARBAGE_SECONDS ?? 60);
+
+function randomBytes(max: number): Buffer {
+  return crypto.randomBytes(Math.floor(Math.random() * max));
+}
+
+test(`fed garbage on both sockets for ${SECONDS} s, the daemon still answers a dump correctly`, { timeout: (SECONDS + 120) * 1000 }, async (t) => {
+  const dir = tmpdir(t);
+  const daemon = await startDaemon(t, dir, ['-mode-timeout-ms', '200', '-max-lines', '20000']);
+  const baseline = fdCount(daemon.pid);
+  const end = Date.now() + SECONDS * 1000;
+  let datagrams = 0;
+  let queries = 0;
+  const logGarbage = async (): Promise<void> => {
+    while (Date.now() < end) {
+      const kind = Math.floor(Math.random() * 5);
+      const fds: number[] = [];
+      const mine: number[] = [];
+      if (kind === 1) fds.push(fs.openSync('/dev/null', 'r'));
+      if (kind === 2) fds.push(fs.openSync(dir, 'r'));
+      if (kind === 3 || kind === 4) {
+        for (let i = 0; i < 1 + Math.floor(Math.random() * 3); i++) {
+          const [a, b] = socketpair();
+          fds.push(b);
+          mine.push(a);
+        }
+      }
+      try {
+        sendFds(daemon.logSocket, randomBytes(kind === 4 ? 5000 : 600), fds);
+        datagrams++;
+      } catch {
+        // a full queue (EAGAIN after its timeout): try again
+      }
+      for (const fd of fds) fs.closeSync(fd);
+      for (const fd of mine) {
+        try {
+          fs.writeSync(fd, randomBytes(3000));
+        } catch {
+          // memlogd refused or closed it
+        }
+        fs.closeSync(fd);
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  const queryGarbage = async (): Promise<void> => {
+    while (Date.now() < end) {
+      await new Promise<void>((resolve) => {
+        const s = net.connect(daemon.querySocket, () => {
+          queries++;
+          const bytes = randomBytes(Math.random() < 0.5 ? 3 : 6000);
+          if (bytes.length > 0) s.write(bytes);
+          setTimeout(() => s.destroy(), Math.random() * 50);
+        });
+        s.on('data', () => {});
+        s.on('error', () => {});
+        s.on('close', () => resolve());
+      });
+    }
+  };
+  await Promise.all([logGarbage(), queryGarbage(), queryGarbage()]);
+  // Still alive, still correct.
+  assert.equal(daemon.proc.exitCode, null, 'memlogd is running');
+  const fd = openStream(daemon.logSocket, 'after-the-garbage');
+  fs.writeSync(fd, 'a clean line\nand another\n');
+  fs.closeSync(fd);
+  const entries = await waitFor('the clean lines', async () => {
+    const e = await dump(daemon.querySocket);
+    return messagesOf(e, 'after-the-garbage').length === 2 && e;
+  });
+  assert.deepEqual(messagesOf(entries, 'after-the-garbage'), ['a clean line', 'and another']);
+  await fdsBackTo(daemon.pid, baseline);
+  assert.ok(datagrams > 100 && queries > 100, `${datagrams} datagrams, ${queries} query connections`);
+});
