@@ -140,3 +140,24 @@ test('a second daemon on live sockets refuses to start; a stale socket is replac
   const again = await startDaemon(t, dir);
   assert.equal((await dump(again.querySocket))[0].msg, 'memlogd started');
 });
+
+test('the launcher outlives memlogd: the command sees no EPIPE, and its streams go to the next memlogd under the same names', async (t) => {
+  const dir = tmpdir(t);
+  const first = await startDaemon(t, dir);
+  const p = spawn(process.execPath, [BIN('logwrite'), '-socket', first.logSocket, '-n', 'steady', 'sh', '-c', 'i=0; while [ $i -lt 150 ]; do i=$((i+1)); echo "tick $i" || exit 9; echo "tock $i" >&2 || exit 9; sleep 0.02; done']);
+  let out = '';
+  p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  p.stderr.resume();
+  const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+  await waitFor('some ticks in memlogd', async () => messagesOf(await dump(first.querySocket), 'steady.out').length > 10);
+  first.proc.kill('SIGKILL');
+  await new Promise((r) => first.proc.once('exit', r));
+  const second = await startDaemon(t, dir);
+  assert.equal(await exited, 0, 'the command ran to its end: no EPIPE reached it');
+  assert.match(out, /tick 150\n$/);
+  const entries = await dump(second.querySocket);
+  const ticks = messagesOf(entries, 'steady.out');
+  const tocks = messagesOf(entries, 'steady');
+  assert.ok(ticks.length > 10 && tocks.length > 10, `${ticks.length} ticks and ${tocks.length} tocks in the new memlogd`);
+  assert.equal(ticks.at(-1), 'tick 150');
+});

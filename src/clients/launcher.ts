@@ -36,14 +36,40 @@ function handOver(socketPath: string, name: string): number {
   }
 }
 
-/** Copies a child's output to a local stream and to memlogd, pausing the child when either is full. */
-function tee(from: Readable, local: Writable, toMemlogd: net.Socket | undefined): Promise<void> {
-  let memlogd = toMemlogd;
-  memlogd?.on('error', () => {
-    // memlogd went away: the output still reaches the local stream.
-    memlogd?.destroy();
-    memlogd = undefined;
-  });
+/** How often a stream whose memlogd went away tries to hand itself to a new one. */
+const RECONNECT_MS = 250;
+
+/**
+ * Copies a child's output to a local stream and to memlogd, pausing the child
+ * when either is full. If memlogd goes away (killed, restarted), the child
+ * sees nothing of it: the output still reaches the local stream, and a new
+ * socketpair is handed to the log socket, under the same name, as soon as a
+ * memlogd takes it again.
+ */
+function tee(from: Readable, local: Writable, toMemlogd: net.Socket | undefined, reconnect: (() => net.Socket | undefined) | undefined): Promise<void> {
+  let memlogd: net.Socket | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let ended = false;
+  const attach = (socket: net.Socket): void => {
+    memlogd = socket;
+    socket.on('error', () => {
+      // memlogd went away: keep going locally, and look for a new one.
+      socket.destroy();
+      if (memlogd === socket) memlogd = undefined;
+      scheduleReconnect();
+    });
+  };
+  const scheduleReconnect = (): void => {
+    if (!reconnect || retry || ended) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      const socket = reconnect();
+      if (socket) attach(socket);
+      else scheduleReconnect();
+    }, RECONNECT_MS);
+    retry.unref();
+  };
+  if (toMemlogd) attach(toMemlogd);
   const waitFor = new Set<Writable>();
   const release = (w: Writable): void => {
     waitFor.delete(w);
@@ -64,6 +90,8 @@ function tee(from: Readable, local: Writable, toMemlogd: net.Socket | undefined)
   });
   return new Promise((resolve) => {
     from.on('end', () => {
+      ended = true;
+      if (retry) clearTimeout(retry);
       const m = memlogd;
       if (!m) return resolve();
       m.end(() => resolve());
@@ -106,9 +134,18 @@ export async function launch(opts: LaunchOptions): Promise<number> {
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   try {
+    // Streams handed over at start find their way back to a restarted memlogd; without one at start, none is sought.
+    const again = (streamName: string) => (): net.Socket | undefined => {
+      try {
+        return toMemlogd(handOver(opts.socket, streamName));
+      } catch {
+        return undefined;
+      }
+    };
+    const connected = outFd !== undefined;
     const copied = Promise.all([
-      tee(child.stdout, opts.stdout, toMemlogd(outFd)),
-      tee(child.stderr, opts.stderr, toMemlogd(errFd)),
+      tee(child.stdout, opts.stdout, toMemlogd(outFd), connected ? again(`${name}.out`) : undefined),
+      tee(child.stderr, opts.stderr, toMemlogd(errFd), connected ? again(name) : undefined),
     ]);
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
       child.once('exit', (c, s) => resolve([c, s])),
