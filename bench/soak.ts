@@ -7,7 +7,7 @@
  * floods without newlines. At the end, after an orderly shutdown, every
  * writer's file holds its lines in order, each at most once, and every gap is
  * next to a marker (a loss the ring reported, or a memlogd restart); the
- * fds and RSS of the last memlogd are within bounds. Prints the figures;
+ * fds and RSS of memlogd, the init and logwrite are within bounds. Prints the figures;
  * exits 1 if a check fails.
  */
 import { spawn } from 'node:child_process';
@@ -29,6 +29,9 @@ export interface SoakResult {
   writers: { name: string; onDisk: number; printed: number; gaps: number; gapsWithoutMarker: number; duplicates: number; outOfOrder: number }[];
   memlogdFds: { start: number; end: number };
   memlogdRssMB: { start: number; end: number };
+  initFds: { start: number; end: number };
+  initRssMB: { start: number; end: number };
+  logwriteFds: { start: number; end: number };
   failures: string[];
 }
 
@@ -107,6 +110,9 @@ ${writers
     writers: [],
     memlogdFds: { start: -1, end: -1 },
     memlogdRssMB: { start: -1, end: -1 },
+    initFds: { start: -1, end: -1 },
+    initRssMB: { start: -1, end: -1 },
+    logwriteFds: { start: -1, end: -1 },
     failures: [],
   };
   const started = Date.now();
@@ -118,6 +124,9 @@ ${writers
       result.memlogdFds.start = fdsOf(first);
       result.memlogdRssMB.start = rssMB(first);
     }
+    result.initFds.start = fdsOf(initPid);
+    result.initRssMB.start = rssMB(initPid);
+    result.logwriteFds.start = fdsOf(logwritePid() ?? -1);
     // A follower that never reads, for the whole run.
     const stalled = net.connect(querySocket, () => stalled.write(Buffer.from([1])));
     stalled.on('error', () => {});
@@ -166,6 +175,9 @@ ${writers
       result.memlogdFds.end = fdsOf(last);
       result.memlogdRssMB.end = rssMB(last);
     }
+    result.initFds.end = fdsOf(initPid);
+    result.initRssMB.end = rssMB(initPid);
+    result.logwriteFds.end = fdsOf(logwritePid() ?? -1);
     init.kill('SIGTERM');
     await new Promise((r) => init.once('exit', r));
   } finally {
@@ -209,6 +221,9 @@ ${writers
   }
   if (result.memlogdFds.end < 0) result.failures.push('no memlogd at the end');
   else if (result.memlogdFds.end > result.memlogdFds.start + 10) result.failures.push(`memlogd fds grew from ${result.memlogdFds.start} to ${result.memlogdFds.end}`);
+  if (result.initFds.end > result.initFds.start + 5) result.failures.push(`init fds grew from ${result.initFds.start} to ${result.initFds.end}`);
+  if (result.initRssMB.end > result.initRssMB.start + 30) result.failures.push(`init RSS grew from ${result.initRssMB.start.toFixed(1)} to ${result.initRssMB.end.toFixed(1)} MB`);
+  if (result.logwriteFds.end > result.logwriteFds.start + 10) result.failures.push(`logwrite fds grew from ${result.logwriteFds.start} to ${result.logwriteFds.end}`);
   if (result.memlogdRssMB.end > result.memlogdRssMB.start + 60) result.failures.push(`memlogd RSS grew from ${result.memlogdRssMB.start.toFixed(1)} to ${result.memlogdRssMB.end.toFixed(1)} MB`);
   if (!/stopped/.test(initLog)) result.failures.push('the init did not stop cleanly');
   if (result.failures.length === 0) fs.rmSync(dir, { recursive: true, force: true });
@@ -224,6 +239,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
       console.log(`  ${w.name}: ${w.onDisk} of ${w.printed} lines on disk, ${w.gaps} gaps (all at markers: ${w.gapsWithoutMarker === 0 ? 'yes' : 'NO'}), ${w.duplicates} twice, ${w.outOfOrder} out of order`);
     }
     console.log(`  memlogd fds ${r.memlogdFds.start} -> ${r.memlogdFds.end}, RSS ${r.memlogdRssMB.start.toFixed(1)} -> ${r.memlogdRssMB.end.toFixed(1)} MB`);
+    console.log(`  init fds ${r.initFds.start} -> ${r.initFds.end}, RSS ${r.initRssMB.start.toFixed(1)} -> ${r.initRssMB.end.toFixed(1)} MB; logwrite fds ${r.logwriteFds.start} -> ${r.logwriteFds.end}`);
     for (const f of r.failures) console.log(`  FAIL: ${f}`);
     process.exit(r.failures.length === 0 ? 0 : 1);
   });
