@@ -115,18 +115,20 @@ ${writers
     logwriteFds: { start: -1, end: -1 },
     failures: [],
   };
+  /** fds and RSS of memlogd (the current one), the init and logwrite. */
+  const sample = (when: 'start' | 'end'): void => {
+    const memlogd = memlogdPid() ?? -1;
+    result.memlogdFds[when] = fdsOf(memlogd);
+    result.memlogdRssMB[when] = rssMB(memlogd);
+    result.initFds[when] = fdsOf(initPid);
+    result.initRssMB[when] = rssMB(initPid);
+    result.logwriteFds[when] = fdsOf(logwritePid() ?? -1);
+  };
   const started = Date.now();
   try {
     for (let i = 0; i < 200 && !(memlogdPid() && logwritePid()); i++) await sleep(50);
     await sleep(1000);
-    const first = memlogdPid();
-    if (first) {
-      result.memlogdFds.start = fdsOf(first);
-      result.memlogdRssMB.start = rssMB(first);
-    }
-    result.initFds.start = fdsOf(initPid);
-    result.initRssMB.start = rssMB(initPid);
-    result.logwriteFds.start = fdsOf(logwritePid() ?? -1);
+    sample('start');
     // A follower that never reads, for the whole run.
     const stalled = net.connect(querySocket, () => stalled.write(Buffer.from([1])));
     stalled.on('error', () => {});
@@ -170,14 +172,7 @@ ${writers
     for (const f of followers) f.destroy();
     stalled.destroy();
     await sleep(1500);
-    const last = memlogdPid();
-    if (last) {
-      result.memlogdFds.end = fdsOf(last);
-      result.memlogdRssMB.end = rssMB(last);
-    }
-    result.initFds.end = fdsOf(initPid);
-    result.initRssMB.end = rssMB(initPid);
-    result.logwriteFds.end = fdsOf(logwritePid() ?? -1);
+    sample('end');
     init.kill('SIGTERM');
     await new Promise((r) => init.once('exit', r));
   } finally {
