@@ -28,13 +28,18 @@ function read(file: string): string {
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
 }
 
-/** Processes whose command line contains marker (the process table, as ps would show it). */
-function processesWith(marker: string): string[] {
+/** Processes whose command line contains marker, as "PID: COMMAND" (the process table, as ps would show it); children of parent only, if given. */
+function processesWith(marker: string, parent?: number): string[] {
   const found: string[] = [];
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (cmd.includes(marker) && Number(pid) !== process.pid) found.push(`${pid}: ${cmd}`);
+      if (!cmd.includes(marker) || Number(pid) === process.pid) continue;
+      if (parent !== undefined) {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== parent) continue;
+      }
+      found.push(`${pid}: ${cmd}`);
     } catch {
       // gone while we looked
     }
@@ -217,20 +222,10 @@ services:
   const { dump, messagesOf } = await import('./helpers.js');
   await waitFor('the counter in memlogd', async () => messagesOf(await dump(querySocket), 'counter.out').length > 50, 20_000);
   const before = await dump(querySocket);
-  // memlogd is the process with -fd-query=4 and our run directory's... find it through the init's children.
-  const memlogdPids = fs
-    .readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .filter((p) => {
-      try {
-        const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
-        return cmd.includes('-fd-query=4') && fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(' ')[3] === String(init.proc.pid);
-      } catch {
-        return false;
-      }
-    });
-  assert.equal(memlogdPids.length, 1);
-  process.kill(Number(memlogdPids[0]), 'SIGKILL');
+  // memlogd is the init's child that was handed the query socket as fd 4.
+  const memlogd = processesWith('-fd-query=4', init.proc.pid);
+  assert.equal(memlogd.length, 1);
+  process.kill(Number(memlogd[0].split(':')[0]), 'SIGKILL');
   // The new daemon says what happened, and the counter's lines come again under the same names.
   const after = await waitFor('the new memlogd with the counter', async () => {
     try {

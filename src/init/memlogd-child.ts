@@ -107,7 +107,3 @@ export class MemlogdChild {
     for (const p of [this.section.socketLog, this.section.socketQuery]) fs.rmSync(p, { force: true });
   }
 }
-
-export async function startMemlogd(section: MemlogdSection, readyTimeoutMs = 10_000): Promise<MemlogdChild> {
-  return MemlogdChild.start(section, readyTimeoutMs);
-}

@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { InitConfig, ProgramConfig, ServiceConfig } from './config.js';
-import { startMemlogd, type MemlogdChild } from './memlogd-child.js';
+import { MemlogdChild } from './memlogd-child.js';
 import { fifosToMemlogd, socketpairsToMemlogd, toFiles, type HandedStream, type Stdio } from './wiring.js';
 import { sendFds, socketpair } from '../native.js';
 
@@ -24,12 +24,6 @@ const HEALTHY_RUN_MS = 10_000;
 export interface InitEvents {
   /** The init's own log lines (also sent to memlogd as source `init`). */
   log(line: string): void;
-}
-
-export interface OnbootResult {
-  name: string;
-  code: number | null;
-  signal: NodeJS.Signals | null;
 }
 
 interface Running {
@@ -61,7 +55,6 @@ function signalGroup(proc: ChildProcess, sig: NodeJS.Signals): void {
 
 export class Init {
   memlogd: MemlogdChild | undefined;
-  readonly onbootResults: OnbootResult[] = [];
   private readonly services = new Map<string, Running>();
   /** Every read end handed to memlogd that is still in use: a new memlogd gets them all again. */
   private readonly handed = new Set<HandedStream>();
@@ -96,7 +89,7 @@ export class Init {
     const cfg = this.config;
     if (cfg.memlogd) {
       try {
-        this.memlogd = await startMemlogd(cfg.memlogd);
+        this.memlogd = await MemlogdChild.start(cfg.memlogd);
         const [mine, theirs] = socketpair();
         try {
           sendFds(this.memlogd.logSocket, Buffer.from('init'), [theirs]);
@@ -126,7 +119,7 @@ export class Init {
       this.log(`no memlogd section: output goes to files under ${cfg.logDir}`);
     }
     for (let i = 0; i < cfg.onboot.length && !this.shuttingDown; i++) {
-      this.onbootResults.push(await this.runOnboot(cfg.onboot[i], i));
+      await this.runOnboot(cfg.onboot[i], i);
     }
     if (this.shuttingDown) return;
     for (const service of cfg.services) this.startService(service);
@@ -209,7 +202,7 @@ export class Init {
     });
   }
 
-  private async runOnboot(action: ProgramConfig, index: number): Promise<OnbootResult> {
+  private async runOnboot(action: ProgramConfig, index: number): Promise<void> {
     const name = `onboot.${String(index).padStart(3, '0')}-${action.name}`;
     const stdio = this.wire(name, 'onboot');
     this.log(`on-boot ${name}: starting ${JSON.stringify(action.command)}, output to ${stdio.describe}`);
@@ -227,7 +220,6 @@ export class Init {
     stdio.release(); // memlogd has its own copy and reads to the end
     // As LinuxKit: a failed action is logged, and the boot goes on.
     this.log(`on-boot ${name}: ${exitText(code, signal)}${code === 0 ? '' : '; going on with the boot'}`);
-    return { name: action.name, code, signal };
   }
 
   private startService(config: ServiceConfig): void {
@@ -345,13 +337,5 @@ export class Init {
   /** Resolves once shutdown() has finished. */
   whenStopped(): Promise<void> {
     return this.stopped;
-  }
-
-  /** Pids of every process the init started that still runs (for tests and the status line). */
-  pids(): number[] {
-    const pids: number[] = [];
-    if (this.memlogd?.proc.pid && this.memlogd.proc.exitCode === null) pids.push(this.memlogd.proc.pid);
-    for (const s of this.services.values()) if (s.proc?.pid) pids.push(s.proc.pid);
-    return pids;
   }
 }

@@ -25,8 +25,8 @@ export interface LogSocketOptions {
 
 export class LogSocket {
   private readonly receiver: DgramReceiver;
-  readonly streams = new Set<InputStream>();
-  private readonly sourceOf = new Map<InputStream, Source>();
+  /** The open streams, each with its source. */
+  readonly streams = new Map<InputStream, Source>();
   readonly reader: BatchReader;
   /** Streams accepted since start, and datagrams or fds refused. */
   accepted = 0;
@@ -87,14 +87,12 @@ export class LogSocket {
         onData: this.opts.onData,
         onClose: (s: InputStream, error?: Error) => {
           this.streams.delete(s);
-          this.sourceOf.delete(s);
           this.ring.sources.release(source.id);
           if (error) this.opts.log(`stream "${name}" ended with an error: ${error.message}`);
         },
       };
       const stream = new InputStream(fd, info, splitter, events, this.reader);
-      this.streams.add(stream);
-      this.sourceOf.set(stream, source);
+      this.streams.set(stream, source);
       this.accepted++;
     } catch (err) {
       this.ring.sources.release(source.id);
@@ -106,11 +104,10 @@ export class LogSocket {
 
   /** The open streams, for a status request: name, sender, bytes and lines so far. */
   describeStreams(): Record<string, unknown>[] {
-    return [...this.streams].map((stream) => {
-      const source = this.sourceOf.get(stream);
+    return [...this.streams].map(([stream, source]) => {
       return {
-        source: source?.name,
-        ...(source?.sender ?? {}),
+        source: source.name,
+        ...(source.sender ?? {}),
         bytes: stream.bytes,
         lines: stream.splitter.lines,
         truncated: stream.splitter.truncated,
@@ -120,7 +117,7 @@ export class LogSocket {
 
   close(): void {
     this.receiver.close();
-    for (const stream of [...this.streams]) stream.close();
+    for (const stream of [...this.streams.keys()]) stream.close();
     this.reader.close();
   }
 }

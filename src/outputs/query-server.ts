@@ -67,7 +67,6 @@ export class QueryServer {
   private deliveredBytes = 0;
   /** Entries lost by all readers since start. */
   lost = 0;
-  served = 0;
   /** Query connections open now, with a request or still without one. */
   private connections = 0;
   /** Every connection, refused ones included, so that a shutdown waits for none of them. */
@@ -102,7 +101,6 @@ export class QueryServer {
   }
 
   private onConnection(socket: net.Socket): void {
-    this.served++;
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     if (this.connections >= this.opts.maxClients) {
