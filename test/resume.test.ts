@@ -157,3 +157,28 @@ test('our resuming client falls back to plain mode 2 against an upstream daemon'
   assert.equal(lines[0].msg, 'hello');
 });
 
+
+test('a line without end from the other side is dropped, not buffered without bound', () => {
+  const reader = new LineReader(1000);
+  const got: string[] = [];
+  reader.push(Buffer.from('first\n' + 'x'.repeat(600)), (l) => got.push(l.toString()));
+  for (let i = 0; i < 100; i++) reader.push(Buffer.alloc(600, 0x78), (l) => got.push(l.toString()));
+  assert.ok(reader.pending <= 1000, `${reader.pending} bytes held`);
+  reader.push(Buffer.from('still the long one\nsecond\nthi'), (l) => got.push(l.toString()));
+  reader.push(Buffer.from('rd\n'), (l) => got.push(l.toString()));
+  assert.deepEqual(got, ['first', 'second', 'third']);
+  assert.equal(reader.overlong, 1);
+});
+
+test('a resume answer that never ends its first line is refused, not buffered', async (t) => {
+  const dir = tmpdir(t);
+  const sock = path.join(dir, 'babbler.sock');
+  const server = net.createServer((s) => {
+    s.on('error', () => {});
+    s.once('data', () => s.write(Buffer.alloc(200 * 1024, 0x78)));
+  });
+  server.listen(sock);
+  t.after(() => server.close());
+  await new Promise((r) => server.once('listening', r));
+  await assert.rejects(connectResume(sock, {}, 5000), /answered the resume request with \d+ bytes and no newline/);
+});

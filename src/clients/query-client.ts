@@ -46,25 +46,46 @@ export function connectQuery(path: string, request: number | QueryRequest): Prom
   });
 }
 
-/** Splits a byte stream into lines; a line may arrive across any number of chunks. */
+/**
+ * Splits a byte stream into lines; a line may arrive across any number of
+ * chunks. The stream comes from another process: a line longer than maxLine
+ * bytes (far longer than any entry) is dropped, not buffered without bound.
+ */
 export class LineReader {
   private rest: Buffer | undefined;
+  /** In the middle of a dropped over-long line. */
+  private skipping = false;
+  /** Lines dropped for being longer than maxLine. */
+  overlong = 0;
+
+  constructor(private readonly maxLine = 8 * 1024 * 1024) {}
 
   /** Calls onLine for each complete line (without its newline). */
   push(chunk: Buffer, onLine: (line: Buffer) => void): void {
     let data = chunk;
-    if (this.rest) {
+    let pos = 0;
+    if (this.skipping) {
+      const nl = data.indexOf(10);
+      if (nl < 0) return;
+      this.skipping = false;
+      pos = nl + 1;
+    } else if (this.rest) {
       data = Buffer.concat([this.rest, chunk]);
       this.rest = undefined;
     }
-    let pos = 0;
     for (;;) {
       const nl = data.indexOf(10, pos);
       if (nl < 0) break;
       onLine(data.subarray(pos, nl));
       pos = nl + 1;
     }
-    if (pos < data.length) this.rest = Buffer.from(data.subarray(pos));
+    if (pos >= data.length) return;
+    if (data.length - pos > this.maxLine) {
+      this.overlong++;
+      this.skipping = true;
+    } else {
+      this.rest = Buffer.from(data.subarray(pos));
+    }
   }
 
   /** What is left after the last newline (a stream cut mid-line). */
@@ -85,6 +106,9 @@ export function parseEntry(line: Buffer): WireEntry | undefined {
     return undefined;
   }
 }
+
+/** Longest hello line accepted. */
+const MAX_HELLO = 64 * 1024;
 
 /** The first line a resuming client gets from our daemon. */
 export interface Hello {
@@ -125,7 +149,11 @@ export async function connectResume(path: string, want: { daemon?: string; after
     const onData = (chunk: Buffer): void => {
       got = Buffer.concat([got, chunk]);
       const nl = got.indexOf(10);
-      if (nl < 0) return;
+      if (nl < 0) {
+        // A hello is a few hundred bytes: whatever sends this much without a newline is not our daemon.
+        if (got.length > MAX_HELLO) finish(new Error(`${path} answered the resume request with ${got.length} bytes and no newline`));
+        return;
+      }
       try {
         const first = JSON.parse(got.subarray(0, nl).toString('utf8')) as { memlogd?: Hello; msg?: string };
         if (first.memlogd && typeof first.memlogd.daemon === 'string') return finish({ hello: first.memlogd, rest: got.subarray(nl + 1) });
