@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import { fileStem, isFileStem } from './file-names.js';
+import { fileStem, sourceOfStem, isFileStem } from './file-names.js';
 
 export interface FileSnapshot {
   /** Bytes in DIR/<stem>.log, up to the end of its last whole line. */
@@ -238,6 +238,16 @@ export class LogFiles {
       st.seq = -1;
       st.skipUpTo = -1;
     }
+  }
+
+  /** Sources of every file written to since start, or recovered (when its stem says the name). */
+  sources(): string[] {
+    const names = new Set(this.bySource.keys());
+    for (const stem of this.byStem.keys()) {
+      const source = sourceOfStem(stem);
+      if (source !== undefined) names.add(source);
+    }
+    return [...names];
   }
 
   recover(snapshot: Record<string, FileSnapshot>): string[] {

@@ -12,7 +12,6 @@
 import type net from 'node:net';
 import { connectResume, LineReader, type Hello } from '../clients/query-client.js';
 import { formatRfc3339Seconds, parseRfc3339 } from '../entry/rfc3339.js';
-import { sourceOfStem } from './file-names.js';
 import { fastEntry, isPlainUtcTime } from './wire-line.js';
 import { LogFiles, type LogFilesOptions } from './log-files.js';
 import { StateStore, type ResumeState } from './state.js';
@@ -63,8 +62,6 @@ export class Persister {
   readonly files: LogFiles;
   private state: ResumeState;
   private readonly store: StateStore;
-  /** Sources written since start, for markers when memlogd restarts. */
-  private readonly seen = new Set<string>();
   private socket: net.Socket | undefined;
   private stopped = false;
   private warnedUpstream = false;
@@ -82,10 +79,6 @@ export class Persister {
     this.store = new StateStore(opts.dir);
     this.state = this.store.load(opts.warn);
     for (const line of this.files.recover(this.state.files)) opts.info(line);
-    for (const stem of Object.keys(this.state.files)) {
-      const source = sourceOfStem(stem);
-      if (source !== undefined) this.seen.add(source);
-    }
     opts.signal?.addEventListener('abort', () => void this.drainThenStop(), { once: true });
   }
 
@@ -189,7 +182,10 @@ export class Persister {
       // A new daemon: whatever the old one held that is not on disk yet is gone, for every source it fed.
       const now = new Date().toISOString().slice(0, 19) + 'Z';
       const msg = `[memlog: memlogd restarted (daemon ${before} -> ${hello.daemon}); lines the old daemon held after seq ${this.state.seq} and had not delivered are lost]`;
-      for (const source of this.seen) if (!skipped(source)) this.files.append(source, `${now} ${source} ${msg}\n`, -1);
+      // Every file this persister has written (or found in its state) may miss lines.
+      for (const source of this.files.sources()) {
+        if (!skipped(source) && source !== 'memlogd') this.files.append(source, `${now} ${source} ${msg}\n`, -1);
+      }
       this.files.append('memlogd', `${now} memlogd ${msg}\n`, -1);
       this.markers++;
       this.opts.info(msg);
@@ -249,7 +245,6 @@ export class Persister {
     if (fast) {
       this.entries++;
       if (!skipped(fast.source)) {
-        this.seen.add(fast.source);
         this.files.append(fast.source, fast.fileLine, fast.seq);
       }
       this.pendingSeq = fast.seq;
@@ -267,7 +262,6 @@ export class Persister {
     const seq = typeof entry.seq === 'number' ? entry.seq : -1;
     if (entry.lost && entry.source === 'memlogd') this.onLoss(entry);
     if (!skipped(entry.source)) {
-      this.seen.add(entry.source);
       this.files.append(entry.source, fileLine(entry.time, entry.source, entry.msg), seq);
     }
     if (seq >= 0) this.pendingSeq = seq;
