@@ -83,8 +83,8 @@ const LOG_NAMES = ['logs/', 'logs/.logwrite-state.0', 'logs/sub/', 'logs/sub/inn
 test('bundle of a running memlogd: ring, log files, config, kmsg, summary', async (t) => {
   const dir = tmpdir(t);
   const daemon = await startDaemon(t, dir);
-  const svc = openStream(daemon.logSocket, 'svc');
-  const web = openStream(daemon.logSocket, 'web');
+  const svc = await openStream(daemon.logSocket, 'svc');
+  const web = await openStream(daemon.logSocket, 'web');
   fs.writeSync(svc, 'svc line 1\nsvc line 2\nsvc line 3\n');
   fs.writeSync(web, 'web line 1\nweb line 2\n');
   fs.closeSync(svc);

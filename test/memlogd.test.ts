@@ -6,6 +6,7 @@ import { connectQuery, LineReader, parseEntry } from '../src/clients/query-clien
 import { Memlogd } from '../src/daemon/memlogd.js';
 import { MAX_QUEUED_PER_READER } from '../src/outputs/query-server.js';
 import { parseRfc3339 } from '../src/entry/rfc3339.js';
+import { sendFds } from '../src/native.js';
 import { BIN, ROOT, run, dump, follow, pidsHoldingSocket, messagesOf, openStream, startDaemon, tmpdir, waitFor } from './helpers.js';
 
 const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
@@ -20,7 +21,7 @@ test('the first entry is "memlogd started", from source memlogd', async (t) => {
 test('every line of a stream becomes an entry, stamped and tagged, with the final fragment too', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t));
   const before = Date.now();
-  const fd = openStream(daemon.logSocket, 'svc');
+  const fd = await openStream(daemon.logSocket, 'svc');
   fs.writeSync(fd, 'first line\nsecond line\n\nno newline at the end');
   fs.closeSync(fd);
   const entries = await waitFor('four entries', async () => {
@@ -42,7 +43,7 @@ test('every line of a stream becomes an entry, stamped and tagged, with the fina
 
 test('lines longer than -max-line-len keep their first bytes; the line is not split', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t), ['-max-line-len', '16']);
-  const fd = openStream(daemon.logSocket, 'long');
+  const fd = await openStream(daemon.logSocket, 'long');
   fs.writeSync(fd, `${'a'.repeat(16)}${'b'.repeat(100)}\nshort\n${'c'.repeat(16)}\n`);
   fs.closeSync(fd);
   const msgs = await waitFor('three entries', async () => {
@@ -54,7 +55,7 @@ test('lines longer than -max-line-len keep their first bytes; the line is not sp
 
 test('bytes that are not UTF-8 arrive as U+FFFD; escapes and unicode survive', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t));
-  const fd = openStream(daemon.logSocket, 'bytes');
+  const fd = await openStream(daemon.logSocket, 'bytes');
   fs.writeSync(fd, Buffer.concat([Buffer.from('bad '), Buffer.from([0xff]), Buffer.from(' byte "q" \\ \t é 😀\n')]));
   fs.closeSync(fd);
   const msgs = await waitFor('the entry', async () => {
@@ -66,7 +67,7 @@ test('bytes that are not UTF-8 arrive as U+FFFD; escapes and unicode survive', a
 
 test('the ring keeps the newest -max-lines entries', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t), ['-max-lines', '10']);
-  const fd = openStream(daemon.logSocket, 'many');
+  const fd = await openStream(daemon.logSocket, 'many');
   fs.writeSync(fd, Array.from({ length: 100 }, (_, i) => `line ${i}\n`).join(''));
   fs.closeSync(fd);
   const entries = await waitFor('line 99', async () => {
@@ -79,7 +80,7 @@ test('the ring keeps the newest -max-lines entries', async (t) => {
 
 test('the ring keeps within -max-bytes of message text', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t), ['-max-lines', '100000', '-max-bytes', '10000']);
-  const fd = openStream(daemon.logSocket, 'bytes');
+  const fd = await openStream(daemon.logSocket, 'bytes');
   const line = (i: number): string => `${String(i).padStart(5, '0')} ${'x'.repeat(94)}`; // 100 bytes
   fs.writeSync(fd, Array.from({ length: 1000 }, (_, i) => line(i) + '\n').join(''));
   fs.closeSync(fd);
@@ -94,7 +95,7 @@ test('the ring keeps within -max-bytes of message text', async (t) => {
 
 test('mode 1 follows only new entries; mode 0 dumps and closes', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t));
-  const fd = openStream(daemon.logSocket, 'm');
+  const fd = await openStream(daemon.logSocket, 'm');
   fs.writeSync(fd, 'before\n');
   await waitFor('before', async () => messagesOf(await dump(daemon.querySocket), 'm').length === 1);
   const follower = await follow(daemon.querySocket, 1);
@@ -110,7 +111,7 @@ test('mode 1 follows only new entries; mode 0 dumps and closes', async (t) => {
 
 test('mode 2 neither misses nor repeats an entry between the dump and the follow', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t), ['-max-lines', '200000', '-max-bytes', '50000000']);
-  const fd = openStream(daemon.logSocket, 'seq');
+  const fd = await openStream(daemon.logSocket, 'seq');
   let n = 0;
   const writeSome = (k: number): void => {
     let s = '';
@@ -199,7 +200,7 @@ test('-daemonize returns after both sockets exist, and the background daemon ser
   // Nothing polled for readiness: the very first dump after return must answer.
   const entries = await dump(querySocket);
   assert.equal(entries[0].msg, 'memlogd started');
-  const fd = openStream(logSocket, 'bg');
+  const fd = await openStream(logSocket, 'bg');
   fs.writeSync(fd, 'hello background\n');
   fs.closeSync(fd);
   await waitFor('the line', async () => messagesOf(await dump(querySocket), 'bg')[0] === 'hello background');
@@ -222,7 +223,6 @@ test('a pipe and a FIFO are read like a socketpair', async (t) => {
   const fifo = path.join(dir, 'svc.fifo');
   await run('mkfifo', [fifo]);
   const readEnd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  const { sendFds } = await import('../src/native.js');
   sendFds(daemon.logSocket, Buffer.from('fifo'), [readEnd]);
   fs.closeSync(readEnd);
   const writeEnd = fs.openSync(fifo, 'w');
