@@ -1,12 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { connectQuery, LineReader, parseEntry } from '../src/clients/query-client.js';
 import { Memlogd } from '../src/daemon/memlogd.js';
 import { MAX_QUEUED_PER_READER } from '../src/outputs/query-server.js';
 import { parseRfc3339 } from '../src/entry/rfc3339.js';
-import { sendFds } from '../src/native.js';
+import { bindDgram, sendFds } from '../src/native.js';
 import { BIN, ROOT, run, dump, follow, pidsHoldingSocket, messagesOf, openStream, startDaemon, tmpdir, waitFor } from './helpers.js';
 
 const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
@@ -235,4 +237,49 @@ test('a pipe and a FIFO are read like a socketpair', async (t) => {
   const entries = await dump(daemon.querySocket);
   assert.deepEqual(messagesOf(entries, 'piped'), ['through a pipe', 'second']);
   assert.deepEqual(messagesOf(entries, 'fifo'), ['through a fifo']);
+});
+
+test('when its log socket fails for good, memlogd says so (an entry and stderr) and exits non-zero, for its supervisor to start another', async (t) => {
+  const dir = tmpdir(t);
+  const logSocket = path.join(dir, 'log.sock');
+  const querySocket = path.join(dir, 'query.sock');
+  // The failure, for real: on SIGUSR2 the daemon's fd 3 (its log socket) is closed and reused for
+  // /dev/null, while fd 4 keeps the socket itself alive; the next datagram wakes the daemon, and
+  // its recvmsg on fd 3 fails with ENOTSOCK.
+  const sabotage = path.join(dir, 'sabotage.mjs');
+  fs.writeFileSync(
+    sabotage,
+    `import fs from 'node:fs';
+process.on('SIGUSR2', () => {
+  fs.closeSync(3);
+  const extra = [];
+  for (let fd = fs.openSync('/dev/null', 'r'); fd !== 3; fd = fs.openSync('/dev/null', 'r')) extra.push(fd);
+  for (const fd of extra) fs.closeSync(fd);
+  process.stderr.write('sabotaged\\n');
+});
+`,
+  );
+  const logFd = bindDgram(logSocket);
+  const proc = spawn(process.execPath, ['--import', pathToFileURL(sabotage).href, BIN('memlogd'), '-fd-log=3', '-socket-query', querySocket], {
+    stdio: ['ignore', 'ignore', 'pipe', logFd, logFd],
+  });
+  fs.closeSync(logFd);
+  t.after(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill();
+  });
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  await waitFor('memlogd to answer', async () => (await dump(querySocket))[0]?.msg === 'memlogd started');
+  const follower = await follow(querySocket, 2);
+  await waitFor('the follower', () => follower.entries.length > 0);
+
+  proc.kill('SIGUSR2');
+  await waitFor('the sabotage', () => stderr.includes('sabotaged'));
+  sendFds(logSocket, Buffer.from('wake up'), []);
+  await waitFor('memlogd to exit', () => proc.exitCode !== null);
+  assert.equal(proc.exitCode, 1);
+  const said = /the log socket failed \(recvmsg fd 3: Socket operation on non-socket\): no stream can be handed to this memlogd any more/;
+  assert.match(stderr, new RegExp(`memlogd: ${said.source}; exiting\\n`));
+  await waitFor('the entry saying so', () => messagesOf(follower.entries, 'memlogd').some((m) => said.test(m)));
+  follower.close();
 });

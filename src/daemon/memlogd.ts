@@ -62,6 +62,13 @@ export class Memlogd {
   private closed = false;
   /** Tells this daemon's life from another's: sequence numbers restart with each daemon. */
   readonly id = daemonId();
+  /**
+   * Settles with the reason if the daemon can no longer do its job (its log
+   * socket failed: no stream can reach it any more). The caller should close
+   * it and exit non-zero, so that a supervisor starts a new one.
+   */
+  readonly failed: Promise<Error>;
+  private fail!: (err: Error) => void;
 
   private constructor(
     readonly opts: MemlogdOptions,
@@ -70,6 +77,7 @@ export class Memlogd {
     createdPaths: string[],
   ) {
     this.createdPaths = createdPaths;
+    this.failed = new Promise((resolve) => (this.fail = resolve));
     this.ring = new Ring(opts, new SourceTable());
     this.own = this.ring.sources.acquire(OWN_SOURCE);
     this.query = new QueryServer(server, this.ring, {
@@ -106,6 +114,7 @@ export class Memlogd {
       maxStreams: opts.maxStreams,
       log: (msg) => this.log(msg),
       onData: () => this.query.notify(),
+      onFailure: (err) => this.onLogSocketFailure(err),
     });
     this.logSocket.reader.turns.policy = this.query;
   }
@@ -144,6 +153,13 @@ export class Memlogd {
     clock.read();
     this.ring.append(this.own.id, clock.sec, clock.nsec, bytes, 0, Math.min(bytes.length, this.opts.maxLineLen));
     this.query.notify();
+  }
+
+  private onLogSocketFailure(err: Error): void {
+    const failure = new Error(`the log socket failed (${err.message}): no stream can be handed to this memlogd any more`, { cause: err });
+    this.log(`${failure.message}; it stops so that its supervisor starts a new one`);
+    // After this turn's delivery to the followers, which then have the entry above.
+    setImmediate(() => this.fail(failure));
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@
  * and anything refused is closed at once, with an entry saying why.
  */
 import fs from 'node:fs';
-import { DgramReceiver, DGRAM_FDS_TRUNCATED, DGRAM_NAME_TRUNCATED, fdInfo, type Sender } from '../native.js';
+import { DgramReceiver, DGRAM_FDS_TRUNCATED, DGRAM_NAME_TRUNCATED, fdInfo, type NativeSystemError, type Sender } from '../native.js';
 import type { Ring } from '../ring/ring.js';
 import type { Source } from '../ring/sources.js';
 import { InputStream, unreadableReason } from './fd-stream.js';
@@ -21,6 +21,12 @@ export interface LogSocketOptions {
   log(msg: string): void;
   /** New entries are in the ring. */
   onData(): void;
+  /**
+   * The socket can receive nothing more (recvmsg failed for good: the fd is
+   * no longer a working socket). The receiver has stopped; the streams
+   * already open are still read.
+   */
+  onFailure(err: NativeSystemError): void;
 }
 
 export class LogSocket {
@@ -38,7 +44,9 @@ export class LogSocket {
     private readonly opts: LogSocketOptions,
   ) {
     this.reader = new BatchReader(ring, () => opts.onData());
-    this.receiver = new DgramReceiver(fd, MAX_NAME_BYTES, (payload, fds, flags, sender) => this.onDatagram(payload, fds, flags, sender));
+    this.receiver = new DgramReceiver(fd, MAX_NAME_BYTES, (payload, fds, flags, sender) => this.onDatagram(payload, fds, flags, sender), {
+      onError: (err) => opts.onFailure(err),
+    });
   }
 
   private onDatagram(payload: Buffer, fds: number[], flags: number, sender?: Sender): void {
