@@ -8,7 +8,8 @@ import { connectQuery, LineReader, parseEntry } from '../src/clients/query-clien
 import { Memlogd } from '../src/daemon/memlogd.js';
 import { MAX_QUEUED_PER_READER } from '../src/outputs/query-server.js';
 import { parseRfc3339 } from '../src/entry/rfc3339.js';
-import { bindDgram, sendFds } from '../src/native.js';
+import { bindDgram, sendFds, socketpair } from '../src/native.js';
+import { MemlogdChild } from '../src/init/memlogd-child.js';
 import { BIN, ROOT, run, dump, follow, pidsHoldingSocket, messagesOf, openStream, startDaemon, tmpdir, waitFor } from './helpers.js';
 
 const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
@@ -282,4 +283,62 @@ process.on('SIGUSR2', () => {
   assert.match(stderr, new RegExp(`memlogd: ${said.source}; exiting\\n`));
   await waitFor('the entry saying so', () => messagesOf(follower.entries, 'memlogd').some((m) => said.test(m)));
   follower.close();
+});
+
+test('a line ending in CR LF loses its CR, as upstream; a CR elsewhere is kept', async (t) => {
+  const daemon = await startDaemon(t, tmpdir(t));
+  const fd = await openStream(daemon.logSocket, 'crlf');
+  fs.writeSync(fd, 'dos line\r\nbare\rinside\r\nsplit across writes\r');
+  await waitFor('the first two lines', async () => messagesOf(await dump(daemon.querySocket), 'crlf').length === 2);
+  fs.writeSync(fd, '\nends in a CR at EOF\r');
+  fs.closeSync(fd);
+  await waitFor('four lines', async () => messagesOf(await dump(daemon.querySocket), 'crlf').length === 4);
+  assert.deepEqual(messagesOf(await dump(daemon.querySocket), 'crlf'), ['dos line', 'bare\rinside', 'split across writes', 'ends in a CR at EOF\r']);
+  // logread prints no raw carriage return at the end of a line.
+  const r = await run(process.execPath, [BIN('logread'), '-socket', daemon.querySocket]);
+  assert.match(r.stdout, /;crlf;dos line\n/);
+  assert.match(r.stdout, /;crlf;split across writes\n/);
+});
+
+test('one stream handed over twice is read once: status lists it once and every line arrives whole', async (t) => {
+  const daemon = await startDaemon(t, tmpdir(t));
+  const [mine, theirs] = socketpair();
+  try {
+    // As after a memlogd restart: a datagram still queued for the old daemon, and the init handing the stream again.
+    sendFds(daemon.logSocket, Buffer.from('twice'), [theirs]);
+    sendFds(daemon.logSocket, Buffer.from('twice'), [theirs]);
+  } finally {
+    fs.closeSync(theirs);
+  }
+  await waitFor('the second hand-over refused', async () =>
+    messagesOf(await dump(daemon.querySocket), 'memlogd').some((m) => m === 'closed an fd for "twice": memlogd reads that stream already (as "twice")'),
+  );
+  const line = 'x'.repeat(300);
+  for (let i = 0; i < 20; i++) fs.writeSync(mine, Array.from({ length: 100 }, (_, k) => `${i * 100 + k} ${line}\n`).join(''));
+  fs.closeSync(mine);
+  const msgs = await waitFor('every line', async () => {
+    const m = messagesOf(await dump(daemon.querySocket), 'twice');
+    return m.length >= 2000 && m;
+  });
+  assert.deepEqual(msgs, Array.from({ length: 2000 }, (_, i) => `${i} ${line}`));
+  const r = await run(process.execPath, [BIN('memlog'), 'status', '-socket', daemon.querySocket]);
+  assert.equal((JSON.parse(r.stdout) as { duplicateStreams: number }).duplicateStreams, 1);
+});
+
+test("memlogd's readiness and drain checks cost it a status line, not a dump of its ring", async (t) => {
+  const dir = tmpdir(t);
+  const child = await MemlogdChild.start({ socketLog: path.join(dir, 'log.sock'), socketQuery: path.join(dir, 'query.sock'), maxLines: 100_000, maxBytes: 64 * 1024 * 1024 });
+  t.after(() => child.stop(2000));
+  const fd = await openStream(child.logSocket, 'filler');
+  const line = 'y'.repeat(200);
+  for (let i = 0; i < 50; i++) fs.writeSync(fd, `${line}\n`.repeat(1000));
+  fs.closeSync(fd);
+  await waitFor('50,000 entries in the ring', async () => ((await child.status())?.ring.entries ?? 0) > 50_000);
+  // Bytes memlogd has written (to sockets and anything else), as the kernel counts them.
+  const written = (): number => Number(/wchar: (\d+)/.exec(fs.readFileSync(`/proc/${child.proc.pid}/io`, 'utf8'))?.[1]);
+  const before = written();
+  for (let i = 0; i < 10; i++) assert.ok((await child.status())?.daemon);
+  const cost = written() - before;
+  // A dump of this ring is over 10 MB; ten status answers are a few kilobytes.
+  assert.ok(cost < 100_000, `ten checks made memlogd write ${cost} bytes`);
 });

@@ -24,7 +24,7 @@ import { createGzip } from 'node:zlib';
 import { pack as tarPack, type Header, type Pack } from 'tar-stream';
 import { ConnectError, connectQuery, connectResume, LineReader, parseEntry } from '../clients/query-client.js';
 import { formatText } from '../clients/logread.js';
-import { MODE_DUMP } from '../outputs/query-request.js';
+import { MODE_DUMP } from '../protocol/wire.js';
 import { DEFAULT_KMSG_DEVICE, readKmsg } from '../kmsg/reader.js';
 
 export interface BundleOptions {

@@ -11,9 +11,8 @@ import { LogSocket } from '../inputs/log-socket.js';
 import { QueryServer } from '../outputs/query-server.js';
 import { encodeOwnEntry } from '../outputs/entry-encoder.js';
 import { bindSockets, DEFAULT_SOCKET_MODE } from './socket-path.js';
+import { DEFAULT_LOG_SOCKET, DEFAULT_QUERY_SOCKET } from '../protocol/wire.js';
 
-export const DEFAULT_LOG_SOCKET = '/var/run/linuxkit-external-logging.sock';
-export const DEFAULT_QUERY_SOCKET = '/var/run/memlogdq.sock';
 
 export interface MemlogdOptions {
   socketLog: string;
@@ -103,6 +102,7 @@ export class Memlogd {
         streams: this.logSocket.describeStreams(),
         streamsAccepted: this.logSocket.accepted,
         refused: this.logSocket.refused,
+        duplicateStreams: this.logSocket.duplicates,
       }),
       ownLine: (msg, extra) => {
         clock.read();
@@ -125,6 +125,7 @@ export class Memlogd {
     validateOptions(opts);
     const { logFd, queryFd, created } = await bindSockets(opts, { mode: opts.socketMode ?? DEFAULT_SOCKET_MODE, gid: opts.socketGid });
     try {
+      // Half-open: a client may send its mode byte and shut its side (`nc -U`) and still get its dump.
       const server = net.createServer({ allowHalfOpen: true });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

@@ -13,12 +13,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { binPath } from '../paths.js';
 import { bindSockets, DEFAULT_SOCKET_MODE } from '../daemon/socket-path.js';
-import { connectResume, type Hello } from '../clients/query-client.js';
+import { queryStatus } from '../clients/query-client.js';
+import type { DaemonStatus } from '../protocol/wire.js';
 import type { MemlogdSection } from './config.js';
 
 export class MemlogdChild {
   proc!: ChildProcess;
-  /** This daemon's id (from its hello), for the next one to name. */
+  /** This daemon's id (from its status), for the next one to name. */
   id = '';
   private exited!: Promise<void>;
 
@@ -63,9 +64,9 @@ export class MemlogdChild {
     this.exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
     const deadline = Date.now() + readyTimeoutMs;
     for (;;) {
-      const hello = await this.status();
-      if (hello && hello.daemon !== restartOf) {
-        this.id = hello.daemon;
+      const status = await this.status();
+      if (status && status.daemon !== restartOf) {
+        this.id = status.daemon;
         return;
       }
       if (proc.exitCode !== null) throw new Error(`memlogd exited with status ${proc.exitCode} before it was ready`);
@@ -77,12 +78,10 @@ export class MemlogdChild {
     }
   }
 
-  /** The daemon's hello: its id and where its ring is; undefined if it does not answer. */
-  async status(): Promise<Hello | undefined> {
+  /** What the daemon says of itself (its id, where its ring is), or undefined if it does not answer. A status costs it one line, not a dump. */
+  async status(): Promise<DaemonStatus | undefined> {
     try {
-      const c = await connectResume(this.section.socketQuery, {}, 1000);
-      c.socket.destroy();
-      return c.hello;
+      return await queryStatus(this.section.socketQuery, 1000);
     } catch {
       return undefined;
     }

@@ -304,7 +304,7 @@ export class Init {
     let last = -1;
     const deadline = Date.now() + 2000;
     while (Date.now() < deadline) {
-      const next = (await this.memlogd.status())?.next ?? -1;
+      const next = (await this.memlogd.status())?.ring.next ?? -1;
       if (next === last) return;
       last = next;
       await new Promise((r) => setTimeout(r, 50));

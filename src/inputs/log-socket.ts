@@ -11,7 +11,8 @@ import type { Source } from '../ring/sources.js';
 import { InputStream, unreadableReason } from './fd-stream.js';
 import { LineSplitter } from './line-splitter.js';
 import { BatchReader } from './batch-reader.js';
-import { MAX_NAME_BYTES, sourceName } from './source-name.js';
+import { sourceName } from './source-name.js';
+import { MAX_NAME_BYTES } from '../protocol/wire.js';
 
 export interface LogSocketOptions {
   maxLineLen: number;
@@ -33,10 +34,18 @@ export class LogSocket {
   private readonly receiver: DgramReceiver;
   /** The open streams, each with its source. */
   readonly streams = new Map<InputStream, Source>();
+  /**
+   * The open streams by the identity of the open file ("dev:ino"): one pipe
+   * handed over twice (a datagram still queued for a daemon that died, and
+   * the init handing every stream again to its successor) is read once, or
+   * its lines would be split between two readers.
+   */
+  private readonly identities = new Map<string, string>();
   readonly reader: BatchReader;
-  /** Streams accepted since start, and datagrams or fds refused. */
+  /** Streams accepted since start, datagrams or fds refused, and fds of streams read already. */
   accepted = 0;
   refused = 0;
+  duplicates = 0;
 
   constructor(
     fd: number,
@@ -76,9 +85,11 @@ export class LogSocket {
     }
     let reason: string | undefined;
     let info;
+    let identity = '';
     try {
       info = fdInfo(fd);
       reason = unreadableReason(info);
+      identity = fileIdentity(fd);
     } catch (err) {
       reason = `it cannot be inspected (${(err as Error).message})`;
     }
@@ -88,6 +99,13 @@ export class LogSocket {
       this.opts.log(`refused an fd for "${name}": ${reason}`);
       return;
     }
+    const readAs = this.identities.get(identity);
+    if (readAs !== undefined) {
+      this.duplicates++;
+      closeQuietly(fd);
+      this.opts.log(`closed an fd for "${name}": memlogd reads that stream already (as "${readAs}")`);
+      return;
+    }
     const source = this.ring.sources.acquire(name, sender);
     const splitter = new LineSplitter(this.ring, source.id, this.opts.maxLineLen);
     try {
@@ -95,12 +113,14 @@ export class LogSocket {
         onData: this.opts.onData,
         onClose: (s: InputStream, error?: Error) => {
           this.streams.delete(s);
+          this.identities.delete(identity);
           this.ring.sources.release(source.id);
           if (error) this.opts.log(`stream "${name}" ended with an error: ${error.message}`);
         },
       };
       const stream = new InputStream(fd, info, splitter, events, this.reader);
       this.streams.set(stream, source);
+      this.identities.set(identity, name);
       this.accepted++;
     } catch (err) {
       this.ring.sources.release(source.id);
@@ -128,6 +148,12 @@ export class LogSocket {
     for (const stream of [...this.streams.keys()]) stream.close();
     this.reader.close();
   }
+}
+
+/** The open file behind fd: its device and inode. */
+function fileIdentity(fd: number): string {
+  const st = fs.fstatSync(fd, { bigint: true });
+  return `${st.dev}:${st.ino}`;
 }
 
 function closeQuietly(fd: number): void {
