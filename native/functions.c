@@ -1,4 +1,4 @@
-/* The plain functions: socketpair, bindDgram, bindListen, mkfifo, fdInfo, clockRealtime. */
+/* The plain functions: socketpair, bindDgram, bindListen, mkfifo, dup, fdInfo, clockRealtime. */
 #include "internal.h"
 
 #include <fcntl.h>
@@ -115,6 +115,28 @@ static napi_value js_mkfifo(napi_env env, napi_callback_info info) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* dup: a second fd for the same open file (the init reads a stream it keeps
+ * through one, and closes it, while keeping the other for the next memlogd). */
+
+static napi_value js_dup(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  int fd;
+  if (!get_args(env, info, 1, argv, NULL)) return NULL;
+  if (!get_fd(env, argv[0], "fd", &fd)) return NULL;
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) {
+    throw_sys_fd(env, errno, "dup", fd);
+    return NULL;
+  }
+  if (napi_create_int32(env, copy, &result) != napi_ok) {
+    close(copy);
+    ensure_exception(env);
+    return NULL;
+  }
+  return result;
+}
+
+/* ------------------------------------------------------------------------ */
 /* fdInfo / clockRealtime                                                    */
 
 static const char *kind_of(int fd, mode_t mode) {
@@ -201,6 +223,7 @@ bool define_functions(napi_env env, napi_value exports) {
       {"fdInfo", NULL, js_fd_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"clockRealtime", NULL, js_clock_realtime, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mkfifo", NULL, js_mkfifo, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dup", NULL, js_dup, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   return napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns) == napi_ok;
 }

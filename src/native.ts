@@ -93,6 +93,7 @@ interface NativeBinding {
   fdInfo(fd: number): FdInfo;
   clockRealtime(out: Float64Array): void;
   mkfifo(path: string, mode: number): void;
+  dup(fd: number): number;
   StreamSet: new (buffer: Uint8Array, segments: Int32Array, onBatch: (count: number) => void) => NativeStreamSet;
   DgramReceiver: new (
     fd: number,
@@ -183,6 +184,11 @@ export function clockRealtime(out: Float64Array): void {
 /** mkfifo(3): a named pipe at path (the init gives one to each service stream, as containerd does). */
 export function mkfifo(path: string, mode: number): void {
   binding.mkfifo(path, mode);
+}
+
+/** fcntl(F_DUPFD_CLOEXEC): a second fd for the same open file, close-on-exec. */
+export function dupFd(fd: number): number {
+  return binding.dup(fd);
 }
 
 /**

@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { bindDgram, bindListen, clockRealtime, DGRAM_FDS_TRUNCATED, DGRAM_NAME_TRUNCATED, DgramReceiver, fdInfo, sendFds, socketpair } from '../src/native.js';
+import { bindDgram, bindListen, clockRealtime, DGRAM_FDS_TRUNCATED, DGRAM_NAME_TRUNCATED, DgramReceiver, dupFd, fdInfo, sendFds, socketpair } from '../src/native.js';
 import {
   assertConnected,
   assertSysError,
@@ -451,4 +451,24 @@ test('a receiver left open in a terminated Worker is torn down cleanly', async (
   fs.rmSync(p);
   // Worker threads share the fd table: the receiver's socket must be gone.
   assert.equal(countFds(), baseline);
+});
+
+test('dupFd: a second fd for the same open file, close-on-exec; closing one leaves the other working', () => {
+  const [a, b] = socketpair();
+  const copy = dupFd(a);
+  try {
+    assert.notEqual(copy, a);
+    assert.equal(`${fdInfo(copy).dev}:${fdInfo(copy).ino}`, `${fdInfo(a).dev}:${fdInfo(a).ino}`);
+    const flags = parseInt(/^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${copy}`, 'utf8'))?.[1] ?? '0', 8);
+    assert.ok((flags & 0o2000000) !== 0, 'O_CLOEXEC');
+    fs.closeSync(copy);
+    fs.writeSync(b, 'still there');
+    const got = Buffer.alloc(32);
+    const n = fs.readSync(a, got);
+    assert.equal(got.subarray(0, n).toString(), 'still there');
+  } finally {
+    fs.closeSync(a);
+    fs.closeSync(b);
+  }
+  assert.throws(() => dupFd(a), { code: 'EBADF' });
 });

@@ -107,6 +107,14 @@ export class LineReader {
   get pending(): number {
     return this.rest?.length ?? 0;
   }
+
+  /** Takes what is left after the last newline, if anything (the stream stops here). */
+  takeRest(): Buffer | undefined {
+    const rest = this.rest;
+    this.rest = undefined;
+    this.skipping = false;
+    return rest;
+  }
 }
 
 /** Parses one wire line; undefined if it is not an entry. */

@@ -4,7 +4,7 @@
  * Everything in a datagram is untrusted: each fd is checked before it is read,
  * and anything refused is closed at once, with an entry saying why.
  */
-import fs from 'node:fs';
+import { closeQuietly } from '../fds.js';
 import { DgramReceiver, DGRAM_FDS_TRUNCATED, DGRAM_NAME_TRUNCATED, fdInfo, type NativeSystemError, type Sender } from '../native.js';
 import type { Ring } from '../ring/ring.js';
 import type { Source } from '../ring/sources.js';
@@ -89,7 +89,7 @@ export class LogSocket {
     try {
       info = fdInfo(fd);
       reason = unreadableReason(info);
-      identity = fileIdentity(fd);
+      identity = `${info.dev}:${info.ino}`;
     } catch (err) {
       reason = `it cannot be inspected (${(err as Error).message})`;
     }
@@ -147,19 +147,5 @@ export class LogSocket {
     this.receiver.close();
     for (const stream of [...this.streams.keys()]) stream.close();
     this.reader.close();
-  }
-}
-
-/** The open file behind fd: its device and inode. */
-function fileIdentity(fd: number): string {
-  const st = fs.fstatSync(fd, { bigint: true });
-  return `${st.dev}:${st.ino}`;
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // Already closed or never valid: nothing left to leak.
   }
 }
