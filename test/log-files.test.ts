@@ -6,7 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileStem, sourceOfStem, isFileStem } from '../src/persist/file-names.js';
-import { LogFiles, type LogFilesOptions } from '../src/persist/log-files.js';
+import { LogFiles, type FileSnapshot, type LogFilesOptions } from '../src/persist/log-files.js';
+import { StateStore, STATE_FILES } from '../src/persist/state.js';
+import { memTmpdir } from './helpers.js';
 
 function tmp(t: { after(fn: () => void): void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memlog-logfiles-'));
@@ -30,6 +32,11 @@ function read(file: string): string | undefined {
   if (!fs.existsSync(file)) return undefined;
   const data = fs.readFileSync(file);
   return (file.endsWith('.gz') ? zlib.gunzipSync(data) : data).toString();
+}
+
+/** What a snapshot says of each file's contents (its identity apart). */
+function contents(snapshot: Record<string, FileSnapshot>): Record<string, { size: number; seq: number }> {
+  return Object.fromEntries(Object.entries(snapshot).map(([stem, s]) => [stem, { size: s.size, seq: s.seq }]));
 }
 
 interface Harness {
@@ -151,7 +158,7 @@ test('rotation: right after the line that takes X.log past maxFileSize; X.log.1 
     assert.equal(read(path.join(dir, 'svc.log.1')), lines(4, 7), `batch ${batch}`);
     assert.equal(read(path.join(dir, 'svc.log')), lines(8, 9), `batch ${batch}`);
     assert.deepEqual(fs.readdirSync(dir).sort(), ['svc.log', 'svc.log.1', 'svc.log.2']);
-    assert.deepEqual(files.snapshot(), { svc: { size: 60, seq: 9 } });
+    assert.deepEqual(contents(files.snapshot()), { svc: { size: 60, seq: 9 } });
     assert.equal(files.stats.rotations, 2);
   }
 });
@@ -338,7 +345,7 @@ test('recover() cuts X.log back to the saved size and skips lines already on dis
   for (let i = 0; i < 5; i++) first.append('svc', line(i), i);
   first.flush();
   const saved = first.snapshot();
-  assert.deepEqual(saved, { svc: { size: 150, seq: 4 } });
+  assert.deepEqual(contents(saved), { svc: { size: 150, seq: 4 } });
   for (let i = 5; i < 7; i++) first.append('svc', line(i), i);
   first.flush(); // written, but the crash comes before the state is saved
   await first.close();
@@ -356,7 +363,141 @@ test('recover() cuts X.log back to the saved size and skips lines already on dis
   assert.equal(files.flush(), true);
   assert.equal(read(path.join(dir, 'svc.log')), lines(0, 8) + 'marker\n');
   assert.equal(files.stats.skipped, 2);
-  assert.deepEqual(files.snapshot().svc, { size: 277, seq: 8 });
+  assert.deepEqual(contents(files.snapshot()).svc, { size: 277, seq: 8 });
+});
+
+test('recover() cuts only the file the state describes: another file at that name is left alone, and reported', async (t) => {
+  const dir = tmp(t);
+  const first = new LogFiles({ dir, maxFiles: 10, maxFileSize: 1000, warn: () => undefined });
+  for (let i = 0; i < 5; i++) first.append('svc', line(i), i);
+  first.flush();
+  const saved = first.snapshot();
+  for (let i = 5; i < 7; i++) first.append('svc', line(i), i);
+  first.flush(); // written, but the crash comes before the state is saved
+  await first.close();
+  // Meanwhile the admin moved the file away, and something else made a new one at its name.
+  fs.renameSync(path.join(dir, 'svc.log'), path.join(dir, 'svc.log.old'));
+  const theirs = 'x'.repeat(400) + '\n';
+  fs.writeFileSync(path.join(dir, 'svc.log'), theirs);
+
+  const { files } = open(t, { dir, maxFileSize: 1000 });
+  const did = files.recover(saved);
+  assert.equal(read(path.join(dir, 'svc.log')), theirs);
+  assert.equal(read(path.join(dir, 'svc.log.old')), lines(0, 6));
+  assert.equal(did.length, 1, did.join('\n'));
+  assert.match(did[0], /svc\.log: not the file the saved state describes .*moved away or replaced since; left as is/);
+});
+
+test('a file the saved state does not describe is described before it is first written: a crash right after the write cuts it back', async (t) => {
+  const dir = tmp(t);
+  let saved: Record<string, FileSnapshot> | undefined;
+  let asked = 0;
+  const holder: { files?: LogFiles } = {};
+  const files = new LogFiles({
+    dir,
+    maxFiles: 10,
+    maxFileSize: 1000,
+    warn: () => undefined,
+    describe: () => {
+      const f = holder.files as LogFiles;
+      asked++;
+      saved = f.snapshot();
+      f.saved(saved);
+      return true;
+    },
+  });
+  holder.files = files;
+  fs.writeFileSync(path.join(dir, 'old.log'), line(99)); // there before: it is described with what it holds
+  files.append('svc', line(0), 0);
+  files.append('old', line(0), 0);
+  assert.equal(files.flush(), true);
+  assert.equal(asked, 1, 'one save for both files');
+  assert.deepEqual(contents(saved ?? {}), { svc: { size: 0, seq: -1 }, old: { size: 30, seq: -1 } });
+  // Described now: the next flush does not ask again.
+  files.append('svc', line(1), 1);
+  assert.equal(files.flush(), true);
+  assert.equal(asked, 1);
+  await files.close();
+  // The crash comes before the state after these writes is saved: recovery cuts what memlogd will send again.
+  const after = open(t, { dir, maxFileSize: 1000 });
+  assert.deepEqual(after.files.recover(saved ?? {}).length, 2);
+  assert.equal(read(path.join(dir, 'svc.log')), '');
+  assert.equal(read(path.join(dir, 'old.log')), line(99));
+});
+
+test('at most maxKeptFiles files are remembered: 3,000 sources pass through, the saved state stays small', (t) => {
+  // The default bound is MAX_KEPT_FILES; a small one here, for speed (making a file costs most of the time).
+  const kept = 100;
+  const dir = memTmpdir(t);
+  const store = new StateStore(dir);
+  t.after(() => store.close());
+  let safe = -1;
+  let describes = 0;
+  const holder: { files?: LogFiles } = {};
+  const save = (): boolean => {
+    const f = holder.files as LogFiles;
+    const snapshot = f.snapshot(safe);
+    store.save({ seq: safe, files: snapshot });
+    f.saved(snapshot);
+    return true;
+  };
+  const { files } = open(t, { dir, maxFileSize: 1 << 20, maxKeptFiles: kept, describe: () => (describes++, save()) });
+  holder.files = files;
+  let seq = 0;
+  let largest = 0;
+  for (let round = 0; round < 300; round++) {
+    // Ten names used once (job-$RANDOM style), and one source that writes every time.
+    for (let k = 0; k < 10; k++) files.append(`job-${round * 10 + k}`, line(round * 10 + k), seq++);
+    files.append('live', line(round), seq++);
+    assert.equal(files.flush(), true);
+    safe = seq - 1; // everything is on disk up to here
+    save();
+    for (const slot of STATE_FILES) largest = Math.max(largest, fs.statSync(path.join(dir, slot), { throwIfNoEntry: false })?.size ?? 0);
+  }
+  const state = new StateStore(dir).load(() => undefined);
+  assert.ok(Object.keys(state.files).length <= kept, `${Object.keys(state.files).length} files in the state`);
+  assert.ok(largest <= kept * 100, `${largest} bytes of state`);
+  assert.ok('live' in state.files, 'the source written at every flush stays');
+  assert.ok(files.kept <= kept);
+  assert.equal(files.stats.forgotten, 3001 - files.kept);
+  assert.equal(read(path.join(dir, 'job-0.log')), line(0));
+  assert.equal(read(path.join(dir, 'job-2999.log')), line(2999));
+  assert.equal(read(path.join(dir, 'live.log')), lines(0, 299));
+  // A forgotten file written again is described again first, with what it holds.
+  const before = describes;
+  files.append('job-0', line(0), seq++);
+  assert.equal(files.flush(), true);
+  assert.equal(describes, before + 1);
+  assert.deepEqual(contents(new StateStore(dir).load(() => undefined).files)['job-0'], { size: 30, seq: -1 });
+  assert.equal(read(path.join(dir, 'job-0.log')), lines(0, 0) + line(0));
+});
+
+test('fsync: sync() fsyncs each file written since the last sync, then the directory if names changed in it', (t) => {
+  const dir = tmp(t);
+  const { files } = open(t, { dir, fsync: true });
+  const synced: string[] = [];
+  const realFsync = fs.fsyncSync;
+  (fs as { fsyncSync: unknown }).fsyncSync = (fd: number): void => {
+    synced.push(path.basename(fs.readlinkSync(`/proc/self/fd/${fd}`)));
+    realFsync(fd);
+  };
+  try {
+    files.append('a', line(0), 0);
+    files.append('b', line(0), 0);
+    assert.equal(files.flush(), true);
+    assert.equal(files.sync(), true);
+    assert.deepEqual(synced.sort(), ['a.log', 'b.log', path.basename(dir)].sort());
+    synced.length = 0;
+    files.append('a', line(1), 1);
+    assert.equal(files.flush(), true);
+    assert.equal(files.sync(), true);
+    assert.deepEqual(synced, ['a.log']);
+    synced.length = 0;
+    assert.equal(files.sync(), true);
+    assert.deepEqual(synced, [], 'nothing written, nothing to sync');
+  } finally {
+    fs.fsyncSync = realFsync;
+  }
 });
 
 test('a disk error: flush() returns false, warns once, keeps the lines, writes them all later', (t) => {
@@ -376,7 +517,7 @@ test('a disk error: flush() returns false, warns once, keeps the lines, writes t
   assert.equal(files.stats.errors, 5);
   const errors = warnings.filter((w) => /EISDIR/.test(w));
   assert.equal(errors.length, 1, warnings.join('\n'));
-  assert.deepEqual(files.snapshot().svc, { size: 30, seq: 0 });
+  assert.deepEqual(contents(files.snapshot()).svc, { size: 30, seq: 0 });
   fs.rmdirSync(path.join(dir, 'svc.log'));
   assert.equal(files.flush(), true);
   assert.equal(files.pendingBytes, 0);

@@ -1,13 +1,20 @@
 /**
  * The persister's files: DIR/<stem>.log per source (stem from file-names.ts),
- * rotated by size in upstream's order: X.log, X.log.1 (newest rotated) ...
- * X.log.<maxFiles-1> (oldest).
+ * rotated by size in upstream's order (rotation.ts), kept within size bounds
+ * (retention.ts), cut back after a crash (recovery.ts); each file's queue is
+ * a FileQueue (file-queue.ts).
  *
  * append() only queues; flush() writes, synchronously, so that the caller can
- * save its resume state right after and know exactly what is on disk. A flush
- * is one write per file, split only where a line takes the file past
- * maxFileSize (upstream rotates right after that line). Only the gzip of
- * rotated files runs in the background.
+ * save its resume state right after and know exactly what is on disk. Only
+ * the gzip of rotated files runs in the background.
+ *
+ * The resume state describes each file it may have to cut after a crash. So,
+ * before the first write to a file the last saved state does not describe
+ * (new, dropped from the state, or replaced by someone else), the caller is
+ * asked to save the state (describe()), once per flush for all such files.
+ * The files remembered, and so the state, are bounded (maxKeptFiles): the
+ * ones idle longest are dropped first, once everything written to them is
+ * covered by the state being saved.
  *
  * Disk errors never throw: the lines stay queued, the error is reported once,
  * and the next flush retries. Nothing is opened outside DIR and no link is
@@ -16,16 +23,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import zlib from 'node:zlib';
 import { fileStem, sourceOfStem, isFileStem } from './file-names.js';
+import { APPEND_FLAGS, DIR_MODE, FILE_MODE, closeQuietly, errnoCode, syncDir, writeAll } from './file-ops.js';
+import { FileQueue } from './file-queue.js';
+import { recoverFile } from './recovery.js';
+import { Retention } from './retention.js';
+import { Gzipper, shiftRotated } from './rotation.js';
+import type { FileSnapshot } from './state.js';
 
-export interface FileSnapshot {
-  /** Bytes in DIR/<stem>.log, up to the end of its last whole line. */
-  size: number;
-  /** Seq of the last line written for this stem (-1 if none); it stays after a rotation, when that line is in X.log.1. */
-  seq: number;
-}
+export type { FileSnapshot } from './state.js';
 
 export interface LogFilesOptions {
   dir: string;
@@ -39,10 +45,20 @@ export interface LogFilesOptions {
   maxSourceBytes?: number;
   /** Rotated files in DIR are deleted, oldest mtime first, to keep all *.log* files within this. */
   maxDirBytes?: number;
+  /** sync() makes what was written durable; gzipped files are fsynced before their original goes. */
+  fsync?: boolean;
+  /** Files remembered (and described in the resume state) at most; default MAX_KEPT_FILES. */
+  maxKeptFiles?: number;
   /** A problem, once per condition, one line. */
   warn(msg: string): void;
   /** Around each rotation, so that the caller can save its resume state on both sides of the renames. */
   onRotate?(phase: 'before' | 'after'): void;
+  /**
+   * Before writing to files the last saved state does not describe: the
+   * caller saves its state now (snapshot(), then saved()). False if it could
+   * not; the lines are written anyway.
+   */
+  describe?(): boolean;
 }
 
 export interface LogFilesStats {
@@ -58,133 +74,60 @@ export interface LogFilesStats {
   refused: number;
   /** Lines ignored because recover() said they are on disk already. */
   skipped: number;
+  /** Files dropped from memory and from the resume state, idle, to keep within maxKeptFiles. */
+  forgotten: number;
 }
 
-const { O_WRONLY, O_RDONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = fs.constants;
-// O_NONBLOCK: a FIFO planted as X.log would otherwise block open() until a reader comes; it does nothing to regular files.
-const OPEN_FLAGS = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
-const FILE_MODE = 0o640;
-const DIR_MODE = 0o750;
+/** Open files at most; the least recently written is closed first. */
 const MAX_OPEN = 256;
-/** Bytes per write: a huge queue is written in pieces rather than copied into one huge buffer. */
-const MAX_WRITE = 8 << 20;
+/**
+ * Files remembered at most, and so entries in the resume state: the state is
+ * saved at every flush, and its cost grows with this (about 70 bytes each).
+ * Four times the open files: sources that write now and then keep their
+ * entry; names used once (job-$RANDOM) pass through.
+ */
+export const MAX_KEPT_FILES = 1024;
 /** Conditions that mean "do not write there", not "try again later". */
 const REFUSALS = new Set(['ELOOP', 'ENXIO', 'NOT-A-FILE', 'HARD-LINKED']);
-/** X.log, X.log.N, X.log.N.gz; group 1 is N for rotated files. */
-const LOG_NAME = /\.log(?:\.(\d+)(?:\.gz)?)?$/;
-
-/** One stem's file and its queue. */
-class FileState {
-  readonly path: string;
-  fd = -1;
-  dev = 0;
-  ino = 0;
-  /** Bytes in X.log, partial line included; -1 until it has been opened or recovered. */
-  size = -1;
-  seq = -1;
-  /** Lines with a seq up to this are on disk already (recover()). */
-  skipUpTo = -1;
-  /** Rotations so far: tells a background gzip where its file has moved to. */
-  generation = 0;
-  rotateDue = false;
-  /** The error this file is failing with, reported once until it clears. */
-  problem: string | undefined;
-  // The queue: lines[head..], with their byte lengths and seqs; `written` bytes of lines[head] are on disk already.
-  lines: (string | Buffer)[] = [];
-  lens: number[] = [];
-  seqs: number[] = [];
-  head = 0;
-  written = 0;
-
-  constructor(
-    readonly stem: string,
-    dir: string,
-  ) {
-    this.path = path.join(dir, stem + '.log');
-  }
-
-  get queued(): boolean {
-    return this.head < this.lines.length;
-  }
-
-  clearQueue(): void {
-    this.lines = [];
-    this.lens = [];
-    this.seqs = [];
-    this.head = 0;
-    this.written = 0;
-  }
-}
-
-interface GzipJob {
-  st: FileState;
-  /** The file's generation right after it became X.log.1. */
-  generation: number;
-}
-
-/** The errno code of a failed syscall; anything else is a bug and goes on up. */
-function errnoCode(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (err instanceof Error && typeof code === 'string' && (err as NodeJS.ErrnoException).syscall !== undefined) return code;
-  throw err;
-}
-
-function lstatOrUndefined(file: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(file, { throwIfNoEntry: false });
-  } catch {
-    return undefined;
-  }
-}
-
-function unlinkIfThere(file: string): void {
-  try {
-    fs.unlinkSync(file);
-  } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw err;
-  }
-}
-
-function renameIfThere(from: string, to: string): void {
-  try {
-    fs.renameSync(from, to);
-  } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw err;
-  }
-}
-
-function writeAll(fd: number, buf: Buffer, onProgress?: (n: number) => void): void {
-  let off = 0;
-  while (off < buf.length) {
-    const n = fs.writeSync(fd, buf, off, buf.length - off);
-    off += n;
-    onProgress?.(n);
-  }
-}
 
 export class LogFiles {
-  readonly stats: LogFilesStats = { linesWritten: 0, bytesWritten: 0, rotations: 0, errors: 0, compressed: 0, deleted: 0, refused: 0, skipped: 0 };
+  readonly stats: LogFilesStats = { linesWritten: 0, bytesWritten: 0, rotations: 0, errors: 0, compressed: 0, deleted: 0, refused: 0, skipped: 0, forgotten: 0 };
   private readonly dir: string;
-  private readonly bySource = new Map<string, FileState>();
-  private readonly byStem = new Map<string, FileState>();
+  private readonly bySource = new Map<string, FileQueue>();
+  /** Every file remembered, the one written longest ago first. */
+  private readonly byStem = new Map<string, FileQueue>();
+  private readonly sourceOf = new Map<FileQueue, string>();
   /** Files with something to do at the next flush. */
-  private readonly dirty = new Set<FileState>();
+  private readonly dirty = new Set<FileQueue>();
   /** Open files, least recently used first. */
-  private readonly open = new Set<FileState>();
+  private readonly open = new Set<FileQueue>();
+  /** Files written since the last sync() (with fsync). */
+  private readonly unsynced = new Set<FileQueue>();
+  /** Names made, renamed or removed in DIR since the last sync() (with fsync). */
+  private dirChanged = false;
+  /** An fsync failed since the last sync(): what it was for may not be on disk. */
+  private syncFailed = false;
   /** Directory-wide conditions already reported (gzip, deletions, the size bound). */
   private readonly conditions = new Set<string>();
   /** Why DIR itself cannot be made, if so: reported once for all files, not once per file. */
   private dirProblem: string | undefined;
+  /** describe() failed in this flush: not asked again until the next. */
+  private describeFailed = false;
   private pending = 0;
-  /** Bytes written since maxDirBytes was last checked; the first flush checks. */
-  private sinceDirCheck = Infinity;
-  private readonly gzipJobs: GzipJob[] = [];
-  private gzipping: Promise<void> | undefined;
+  private readonly maxKept: number;
+  private readonly retention: Retention;
+  private readonly gzipper: Gzipper;
 
   constructor(private readonly opts: LogFilesOptions) {
     if (!Number.isInteger(opts.maxFiles) || opts.maxFiles < 1) throw new RangeError(`maxFiles must be a whole number >= 1, not ${opts.maxFiles}`);
     if (!(opts.maxFileSize >= 0)) throw new RangeError(`maxFileSize must be >= 0, not ${opts.maxFileSize}`);
     this.dir = path.resolve(opts.dir);
+    this.maxKept = opts.maxKeptFiles ?? MAX_KEPT_FILES;
+    const report = (key: string, msg: string): void => this.report(key, msg);
+    const clear = (key: string): void => void this.conditions.delete(key);
+    const failed = (): void => void this.stats.errors++;
+    this.retention = new Retention({ ...opts, dir: this.dir, report, clear, failed, deleted: () => void this.stats.deleted++ });
+    this.gzipper = new Gzipper({ maxFiles: opts.maxFiles, fsync: opts.fsync ?? false, report, clear, failed, compressed: () => void this.stats.compressed++ });
     // A directory that cannot be made now (read-only, not mounted yet) is retried by every flush.
     this.makeDir();
   }
@@ -193,11 +136,17 @@ export class LogFiles {
     return this.pending;
   }
 
+  /** Files remembered now (each has an entry in the next snapshot once written). */
+  get kept(): number {
+    return this.byStem.size;
+  }
+
   append(source: string, line: string | Buffer, seq: number): void {
     let st = this.bySource.get(source);
     if (st === undefined) {
-      st = this.stateOf(fileStem(source));
+      st = this.fileOf(fileStem(source));
       this.bySource.set(source, st);
+      this.sourceOf.set(st, source);
     }
     // seq < 0: a line of the caller's own (a marker), never on disk already.
     if (seq >= 0 && seq <= st.skipUpTo) {
@@ -205,28 +154,68 @@ export class LogFiles {
       return;
     }
     const len = typeof line === 'string' ? Buffer.byteLength(line) : line.length;
-    st.lines.push(line);
-    st.lens.push(len);
-    st.seqs.push(seq);
+    st.push(line, len, seq);
     this.pending += len;
     this.dirty.add(st);
   }
 
   flush(): boolean {
+    this.describeFailed = false;
+    // Files to be written that the saved state does not describe are described first, all in one save.
+    let undescribed = false;
+    for (const st of this.dirty) if (this.prepare(st)) undescribed = true;
+    if (undescribed) this.describeNow();
     let ok = true;
     for (const st of this.dirty) {
       if (this.flushFile(st)) this.dirty.delete(st);
       else ok = false;
     }
-    if (this.opts.maxDirBytes !== undefined && this.sinceDirCheck >= this.opts.maxDirBytes / 16) this.boundDir();
+    this.retention.afterFlush();
     return ok;
   }
 
-  snapshot(): Record<string, FileSnapshot> {
+  /**
+   * What the resume state is to say of the files. Before it is taken, the
+   * files idle longest beyond maxKeptFiles are forgotten: those with nothing
+   * queued and nothing of theirs after safeSeq (the seq the state will say is
+   * all on disk), so that after a crash there is nothing to cut in them and
+   * nothing memlogd sends again is theirs.
+   */
+  snapshot(safeSeq = -Infinity): Record<string, FileSnapshot> {
+    if (this.byStem.size > this.maxKept) this.forgetIdle(safeSeq);
     const out: Record<string, FileSnapshot> = {};
     // A partial line does not count: after a crash it is cut, and the whole line written again.
-    for (const st of this.byStem.values()) if (st.size >= 0) out[st.stem] = { size: st.size - st.written, seq: st.seq };
+    for (const st of this.byStem.values()) if (st.size >= 0) out[st.stem] = { size: st.size - st.written, seq: st.seq, dev: st.dev, ino: st.ino };
     return out;
+  }
+
+  /** The caller has saved a state holding this snapshot: the files in it are described. */
+  saved(snapshot: Record<string, FileSnapshot>): void {
+    for (const stem in snapshot) {
+      const st = this.byStem.get(stem);
+      if (st === undefined) continue;
+      st.savedDev = snapshot[stem].dev ?? 0;
+      st.savedIno = snapshot[stem].ino ?? 0;
+    }
+  }
+
+  /**
+   * With fsync: fsyncs every file written since the last call, then DIR if
+   * names changed in it. True if all of it is on disk (false: reported).
+   */
+  sync(): boolean {
+    let ok = !this.syncFailed;
+    this.syncFailed = false;
+    for (const st of this.unsynced) if (!this.syncFile(st)) ok = false;
+    if (this.dirChanged) {
+      try {
+        syncDir(this.dir);
+        this.dirChanged = false;
+      } catch (err) {
+        ok = this.syncError(this.dir, err);
+      }
+    }
+    return ok;
   }
 
   /**
@@ -240,7 +229,7 @@ export class LogFiles {
     }
   }
 
-  /** Sources of every file written to since start, or recovered (when its stem says the name). */
+  /** Sources of the files remembered (written to, or recovered when the stem says the name). */
   sources(): string[] {
     const names = new Set(this.bySource.keys());
     for (const stem of this.byStem.keys()) {
@@ -258,51 +247,51 @@ export class LogFiles {
         did.push(`ignored ${JSON.stringify(stem)} in the saved state: not a file of ours`);
         continue;
       }
-      const st = this.stateOf(stem);
+      const st = this.fileOf(stem);
       this.closeFile(st);
       st.seq = Math.max(st.seq, snap.seq);
       st.skipUpTo = Math.max(st.skipUpTo, snap.seq);
-      let fd: number;
-      try {
-        fd = fs.openSync(st.path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-      } catch (err) {
-        const code = errnoCode(err);
-        if (code === 'ENOENT') st.size = 0; // rotated away and not made again yet
-        else did.push(`${st.path}: cannot check it (${code}); left as is`);
-        continue;
-      }
-      try {
-        const s = fs.fstatSync(fd);
-        if (!s.isFile() || s.nlink > 1) {
-          did.push(`${st.path}: not a plain file; left as is`);
-        } else if (s.size > snap.size) {
-          fs.ftruncateSync(fd, snap.size);
-          st.size = snap.size;
-          did.push(`${st.path}: cut from ${s.size} to ${snap.size} bytes (written after the state was saved)`);
-        } else {
-          st.size = s.size; // smaller: rotated since the state was saved, and new lines are not in it
-        }
-      } catch (err) {
-        did.push(`${st.path}: cannot cut it (${errnoCode(err)}); left as is`);
-      } finally {
-        fs.closeSync(fd);
-      }
+      const found = recoverFile(st.path, snap);
+      if (found.note !== undefined) did.push(found.note);
+      if (found.size !== undefined) st.size = found.size;
+      st.dev = found.dev;
+      st.ino = found.ino;
+      // What the state on disk says: the file found is described only if it is that one.
+      st.savedDev = snap.dev ?? 0;
+      st.savedIno = snap.ino ?? 0;
     }
     return did;
   }
 
   async close(): Promise<void> {
-    while (this.gzipping) await this.gzipping;
+    await this.gzipper.idle();
     for (const st of [...this.open]) this.closeFile(st);
   }
 
-  private stateOf(stem: string): FileState {
+  private fileOf(stem: string): FileQueue {
     let st = this.byStem.get(stem);
     if (st === undefined) {
-      st = new FileState(stem, this.dir);
+      st = new FileQueue(stem, this.dir);
       this.byStem.set(stem, st);
     }
     return st;
+  }
+
+  /** Drops the files idle longest until at most maxKeptFiles are left (or only ones that cannot go yet). */
+  private forgetIdle(safeSeq: number): void {
+    let excess = this.byStem.size - this.maxKept;
+    for (const st of this.byStem.values()) {
+      if (excess <= 0) break;
+      const idle = !st.queued && !st.rotateDue && !this.dirty.has(st) && !this.unsynced.has(st) && st.gzipsPending === 0 && st.seq <= safeSeq;
+      if (!idle) continue;
+      this.closeFile(st);
+      this.byStem.delete(st.stem);
+      const source = this.sourceOf.get(st);
+      if (source !== undefined) this.bySource.delete(source);
+      this.sourceOf.delete(st);
+      this.stats.forgotten++;
+      excess--;
+    }
   }
 
   private makeDir(): string | undefined {
@@ -324,26 +313,46 @@ export class LogFiles {
     this.dirProblem = undefined;
   }
 
-  /** Writes one file's queue, rotating where due. False: stopped by an error, the rest stays queued. */
-  private flushFile(st: FileState): boolean {
+  /**
+   * Before a flush writes: marks st as the most recently written, checks that
+   * its open fd is still DIR/<stem>.log, and opens it if the saved state does
+   * not describe it. True if it is open and not described.
+   */
+  private prepare(st: FileQueue): boolean {
+    this.byStem.delete(st.stem);
+    this.byStem.set(st.stem, st);
     if (st.fd >= 0) {
       this.open.delete(st);
       this.open.add(st);
       if (!this.stillThere(st)) this.closeFile(st);
     }
+    // A file the state describes is opened when written; one it does not is opened now, to be described with its size before the write.
+    if (st.fd < 0 && !st.described) this.openFile(st); // a failure is reported by flushFile
+    return st.fd >= 0 && !st.described;
+  }
+
+  private describeNow(): void {
+    if (this.describeFailed || this.opts.describe === undefined) return;
+    if (!this.opts.describe()) this.describeFailed = true;
+  }
+
+  /** Writes one file's queue, rotating where due. False: stopped by an error, the rest stays queued. */
+  private flushFile(st: FileQueue): boolean {
     for (;;) {
       if (st.fd < 0) {
         const code = this.openFile(st);
         if (code !== undefined) return this.failed(st, code, 'opening');
       }
+      // Opened again and found another file than the one described (rare: prepare() described the rest).
+      if (!st.described) this.describeNow();
       if (st.rotateDue) {
         const code = this.rotate(st);
         if (code !== undefined) return this.failed(st, code, 'rotating');
         continue;
       }
       if (!st.queued) break;
-      const end = this.segmentEnd(st);
-      const buf = this.gather(st, end);
+      const end = st.segmentEnd(this.opts.maxFileSize);
+      const buf = st.gather(end);
       try {
         writeAll(st.fd, buf, (n) => this.consume(st, n, end));
       } catch (err) {
@@ -360,8 +369,17 @@ export class LogFiles {
     return true;
   }
 
+  /** Accounts for n more bytes written to st. */
+  private consume(st: FileQueue, n: number, end: number): void {
+    this.stats.linesWritten += st.consume(n, end);
+    this.stats.bytesWritten += n;
+    this.pending -= n;
+    this.retention.wrote(n);
+    if (n > 0 && this.opts.fsync) this.unsynced.add(st);
+  }
+
   /** Reports a failure once per condition. A refusal drops the lines (counted) and is not retried as an error. */
-  private failed(st: FileState, code: string, doing: string): boolean {
+  private failed(st: FileQueue, code: string, doing: string): boolean {
     if (REFUSALS.has(code)) {
       if (st.problem !== code) {
         const what = code === 'ELOOP' ? 'a symbolic link' : code === 'HARD-LINKED' ? 'a file with other hard links' : 'not a regular file';
@@ -369,8 +387,7 @@ export class LogFiles {
         st.problem = code;
       }
       this.stats.refused += st.lines.length - st.head;
-      for (let i = st.head; i < st.lines.length; i++) this.pending -= st.lens[i];
-      this.pending += st.written;
+      this.pending -= st.queuedBytes;
       st.clearQueue();
       return true;
     }
@@ -380,17 +397,12 @@ export class LogFiles {
       this.opts.warn(`${code} ${doing} ${st.path}: keeping its lines queued and retrying`);
       st.problem = code;
     }
-    if (st.head > 4096 && st.head * 2 > st.lines.length) {
-      st.lines.splice(0, st.head);
-      st.lens.splice(0, st.head);
-      st.seqs.splice(0, st.head);
-      st.head = 0;
-    }
+    st.compact();
     return false;
   }
 
   /** Whether the open fd is still DIR/<stem>.log (not removed, renamed or replaced by someone else). */
-  private stillThere(st: FileState): boolean {
+  private stillThere(st: FileQueue): boolean {
     let s: fs.Stats | undefined;
     try {
       s = fs.lstatSync(st.path, { throwIfNoEntry: false });
@@ -407,17 +419,17 @@ export class LogFiles {
   }
 
   /** Opens X.log for appending (creating it). Returns an error code, or undefined when open. */
-  private openFile(st: FileState): string | undefined {
+  private openFile(st: FileQueue): string | undefined {
     let fd: number;
     try {
-      fd = fs.openSync(st.path, OPEN_FLAGS, FILE_MODE);
+      fd = fs.openSync(st.path, APPEND_FLAGS, FILE_MODE);
     } catch (err) {
       const code = errnoCode(err);
       if (code !== 'ENOENT' && code !== 'ENOTDIR') return code;
       // The directory itself is missing (or a file is in its place): make it, or report that once.
       if (this.makeDir() !== undefined) return 'DIR';
       try {
-        fd = fs.openSync(st.path, OPEN_FLAGS, FILE_MODE);
+        fd = fs.openSync(st.path, APPEND_FLAGS, FILE_MODE);
       } catch (err2) {
         return errnoCode(err2);
       }
@@ -426,14 +438,16 @@ export class LogFiles {
     try {
       s = fs.fstatSync(fd);
     } catch (err) {
-      fs.closeSync(fd);
+      closeQuietly(fd);
       return errnoCode(err);
     }
     if (!s.isFile() || s.nlink > 1) {
-      fs.closeSync(fd);
+      closeQuietly(fd);
       return s.isFile() ? 'HARD-LINKED' : 'NOT-A-FILE';
     }
     this.dirUsable();
+    // It may have been made just now: with fsync, its name goes to disk before a state that counts on it.
+    this.dirChanged = true;
     st.fd = fd;
     st.dev = s.dev;
     st.ino = s.ino;
@@ -451,257 +465,68 @@ export class LogFiles {
     return undefined;
   }
 
-  private closeFile(st: FileState): void {
+  private closeFile(st: FileQueue): void {
     if (st.fd < 0) return;
-    try {
-      fs.closeSync(st.fd);
-    } catch {
-      // Nothing to do about it: the writes before it succeeded.
-    }
+    // With fsync, what was written goes to disk before its fd does; a failure is told by the next sync().
+    if (this.unsynced.has(st) && !this.syncFile(st)) this.syncFailed = true;
+    closeQuietly(st.fd);
     st.fd = -1;
     this.open.delete(st);
   }
 
-  /** The index after the last line of the next write: where the file crosses maxFileSize, or MAX_WRITE. */
-  private segmentEnd(st: FileState): number {
-    let projected = st.size;
-    let bytes = 0;
-    let i = st.head;
-    while (i < st.lines.length) {
-      const n = st.lens[i] - (i === st.head ? st.written : 0);
-      if (bytes > 0 && bytes + n > MAX_WRITE) break;
-      bytes += n;
-      projected += n;
-      i++;
-      if (projected > this.opts.maxFileSize) break;
+  private syncFile(st: FileQueue): boolean {
+    try {
+      fs.fsyncSync(st.fd);
+      this.unsynced.delete(st);
+      return true;
+    } catch (err) {
+      this.unsynced.delete(st); // after a failed fsync, the kernel may have dropped the pages: another would say nothing
+      return this.syncError(st.path, err);
     }
-    return i;
   }
 
-  /** The bytes of lines[head..end) not yet written, in one buffer. */
-  private gather(st: FileState, end: number): Buffer {
-    const first = st.lines[st.head];
-    if (end === st.head + 1 && typeof first !== 'string') return first.subarray(st.written);
-    let total = -st.written;
-    for (let i = st.head; i < end; i++) total += st.lens[i];
-    const buf = Buffer.allocUnsafe(total);
-    let off = 0;
-    for (let i = st.head; i < end; i++) {
-      let line = st.lines[i];
-      const skip = i === st.head ? st.written : 0;
-      if (typeof line === 'string') {
-        if (skip === 0) {
-          off += buf.write(line, off, 'utf8');
-          continue;
-        }
-        line = Buffer.from(line, 'utf8');
-      }
-      off += line.copy(buf, off, skip);
-    }
-    return buf;
-  }
-
-  /** Accounts for n more bytes written: whole lines leave the queue. */
-  private consume(st: FileState, n: number, end: number): void {
-    st.size += n;
-    this.stats.bytesWritten += n;
-    this.pending -= n;
-    this.sinceDirCheck += n;
-    while (st.head < end) {
-      const rest = st.lens[st.head] - st.written;
-      if (n < rest) {
-        st.written += n;
-        return;
-      }
-      n -= rest;
-      const seq = st.seqs[st.head];
-      if (seq >= 0) st.seq = seq;
-      st.lines[st.head] = ''; // let the line go now, not when the whole queue is written
-      st.head++;
-      st.written = 0;
-      this.stats.linesWritten++;
-    }
+  private syncError(file: string, err: unknown): false {
+    const code = errnoCode(err);
+    this.stats.errors++;
+    this.report(`fsync ${code}`, `fsync of ${file} failed (${code}): what was written may not be on disk; the resume state is not saved over it`);
+    return false;
   }
 
   /**
-   * Upstream's rotation: delete X.log.<maxFiles-1>, shift X.log.<i> to X.log.<i+1>,
-   * X.log to X.log.1, start a new X.log (.gz files shift along with the others).
+   * Upstream's rotation (rotation.ts), with the caller's resume state saved
+   * on both sides of the renames.
    */
-  private rotate(st: FileState): string | undefined {
+  private rotate(st: FileQueue): string | undefined {
     this.opts.onRotate?.('before');
     let code: string | undefined;
     try {
       this.closeFile(st);
-      const max = this.opts.maxFiles;
       try {
-        if (max === 1) {
-          unlinkIfThere(st.path);
-        } else {
-          unlinkIfThere(`${st.path}.${max - 1}`);
-          unlinkIfThere(`${st.path}.${max - 1}.gz`);
-          for (let i = max - 2; i >= 1; i--) {
-            renameIfThere(`${st.path}.${i}`, `${st.path}.${i + 1}`);
-            renameIfThere(`${st.path}.${i}.gz`, `${st.path}.${i + 1}.gz`);
-          }
-          st.generation++;
-          renameIfThere(st.path, `${st.path}.1`);
-        }
+        shiftRotated(st, this.opts.maxFiles);
+        this.dirChanged = true;
       } catch (err) {
         code = errnoCode(err);
       }
       if (code === undefined) {
         st.size = 0;
         st.rotateDue = false;
+        // The name holds no file now: the state after this describes none, or the new one.
+        st.dev = 0;
+        st.ino = 0;
         this.stats.rotations++;
-        if (this.opts.compress && max > 1) {
-          this.gzipJobs.push({ st, generation: st.generation });
-          this.startGzip();
-        }
+        if (this.opts.compress && this.opts.maxFiles > 1) this.gzipper.add(st);
         code = this.openFile(st);
       }
     } finally {
       this.opts.onRotate?.('after');
     }
-    if (code === undefined) this.boundSource(st);
+    if (code === undefined) this.retention.boundSource(st.path, st.size);
     return code;
-  }
-
-  /** Deletes the oldest rotated files of one source until they and a full X.log fit in maxSourceBytes. */
-  private boundSource(st: FileState): void {
-    const limit = this.opts.maxSourceBytes;
-    if (limit === undefined || this.opts.maxFiles === 1) return;
-    const files: { file: string; size: number }[] = [];
-    let total = 0;
-    for (let i = 1; i < this.opts.maxFiles; i++) {
-      for (const file of [`${st.path}.${i}`, `${st.path}.${i}.gz`]) {
-        const s = lstatOrUndefined(file);
-        if (s?.isFile()) {
-          files.push({ file, size: s.size });
-          total += s.size;
-        }
-      }
-    }
-    const budget = limit - Math.max(st.size, this.opts.maxFileSize);
-    for (let i = files.length - 1; i >= 0 && total > budget; i--) {
-      if (this.remove(files[i].file)) total -= files[i].size;
-    }
-  }
-
-  /** Deletes the oldest rotated files in DIR (by mtime, any source) until all *.log* files fit in maxDirBytes. */
-  private boundDir(): void {
-    const limit = this.opts.maxDirBytes as number;
-    this.sinceDirCheck = 0;
-    let names: string[];
-    try {
-      names = fs.readdirSync(this.dir);
-    } catch {
-      return; // the writes report what is wrong with the directory
-    }
-    let total = 0;
-    const rotated: { file: string; size: number; mtime: number; index: number }[] = [];
-    for (const name of names) {
-      const m = LOG_NAME.exec(name);
-      if (!m) continue;
-      const file = path.join(this.dir, name);
-      const s = lstatOrUndefined(file);
-      if (!s?.isFile()) continue;
-      total += s.size;
-      if (m[1] !== undefined) rotated.push({ file, size: s.size, mtime: s.mtimeMs, index: Number(m[1]) });
-    }
-    rotated.sort((a, b) => a.mtime - b.mtime || b.index - a.index);
-    for (const f of rotated) {
-      if (total <= limit) break;
-      if (this.remove(f.file)) total -= f.size;
-    }
-    if (total > limit) this.report('dir full', `${this.dir} holds ${total} bytes of logs, more than maxDirBytes (${limit}), and no rotated file is left to delete`);
-    else this.conditions.delete('dir full');
-  }
-
-  private remove(file: string): boolean {
-    try {
-      fs.unlinkSync(file);
-      this.stats.deleted++;
-      return true;
-    } catch (err) {
-      const code = errnoCode(err);
-      if (code === 'ENOENT') return true;
-      this.stats.errors++;
-      this.report(`unlink ${code}`, `cannot delete ${file} to keep within the size bounds: ${code}`);
-      return false;
-    }
   }
 
   private report(key: string, msg: string): void {
     if (this.conditions.has(key)) return;
     this.conditions.add(key);
     this.opts.warn(msg);
-  }
-
-  private startGzip(): void {
-    if (this.gzipping) return;
-    this.gzipping = (async () => {
-      for (let job = this.gzipJobs.shift(); job !== undefined; job = this.gzipJobs.shift()) await this.gzip(job);
-      this.gzipping = undefined;
-    })();
-  }
-
-  /** Where a job's file is now: rotations since it became X.log.1 have moved it on (or deleted it). */
-  private whereNow(job: GzipJob): string | undefined {
-    const index = 1 + job.st.generation - job.generation;
-    return index < this.opts.maxFiles ? `${job.st.path}.${index}` : undefined;
-  }
-
-  /**
-   * Gzips a rotated file, streaming (a rotated file may be large), into a
-   * temporary file that becomes <file>.gz by a rename: a .gz is never seen
-   * half-written. Never rejects.
-   */
-  private async gzip(job: GzipJob): Promise<void> {
-    const from = this.whereNow(job);
-    if (from === undefined) return;
-    // Not a name of ours otherwise (it ends in neither .log, .N nor .gz); one job runs at a time.
-    const tmp = `${job.st.path}.gz-tmp`;
-    let tmpMade = false;
-    try {
-      // Opened now, synchronously: a rotation while it is read moves the name, not the file.
-      const fd = fs.openSync(from, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-      let s: fs.Stats;
-      let out: number;
-      try {
-        s = fs.fstatSync(fd);
-        if (!s.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'NOT-A-FILE' });
-        unlinkIfThere(tmp); // left by a crash
-        out = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, FILE_MODE);
-        tmpMade = true;
-      } catch (err) {
-        fs.closeSync(fd);
-        throw err;
-      }
-      try {
-        await pipeline(fs.createReadStream('', { fd, autoClose: true }), zlib.createGzip(), fs.createWriteStream('', { fd: out, autoClose: false }));
-        // The .gz keeps the age of its lines: maxDirBytes deletes by mtime.
-        fs.futimesSync(out, s.atime, s.mtime);
-      } finally {
-        fs.closeSync(out);
-      }
-      // From here on all is synchronous: no rotation can move the file in between.
-      const now = this.whereNow(job);
-      const there = now === undefined ? undefined : lstatOrUndefined(now);
-      if (now === undefined || there === undefined || there.ino !== s.ino || there.dev !== s.dev) {
-        unlinkIfThere(tmp); // deleted meanwhile, by a bound or by someone else
-        return;
-      }
-      fs.renameSync(tmp, `${now}.gz`);
-      tmpMade = false;
-      fs.unlinkSync(now);
-      this.stats.compressed++;
-      this.conditions.delete('gzip');
-    } catch (err) {
-      const code = err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err);
-      if (tmpMade) fs.rm(tmp, { force: true }, () => undefined);
-      if (code === 'ENOENT') return; // deleted meanwhile
-      this.stats.errors++;
-      this.report('gzip', `cannot gzip ${from}: ${code}; it stays uncompressed`);
-    }
   }
 }
