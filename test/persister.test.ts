@@ -5,8 +5,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { BIN, ROOT, dump, fakeUpstream, messagesOf, openStream, run, sleep, startDaemon, tmpdir, waitFor } from './helpers.js';
+import { BIN, ROOT, dump, fakeUpstream, memTmpdir, messagesOf, openStream, run, sleep, startDaemon, tmpdir, waitFor } from './helpers.js';
 import { cpuMicros } from '../bench/proc-stats.js';
+import { queryStatus } from '../src/clients/query-client.js';
+import { MODE_RESUME, MODE_STATUS } from '../src/protocol/wire.js';
+import { MAX_KEPT_FILES } from '../src/persist/log-files.js';
+import { StateStore, STATE_FILES } from '../src/persist/state.js';
 
 const STEADY = path.join(ROOT, 'dist/test/steady-writer.js');
 
@@ -283,4 +287,173 @@ test('a dropped connection is resumed: every line once, no marker', async (t) =>
   await waitFor('the last line', () => messages(logDir, 'steady.out.log').includes('steady 2999'), 20_000);
   assert.deepEqual(messages(logDir, 'steady.out.log'), Array.from({ length: 3000 }, (_, i) => `steady ${i}`));
   assert.match(p.stderr(), /lost the connection/);
+});
+
+test('a shutdown whose last flush fails does not count the old memlogd as written out: the next one gets its restart marker', async (t) => {
+  const dir = tmpdir(t);
+  const logDir = path.join(dir, 'log');
+  const first = await startDaemon(t, dir);
+  const p = startPersister(t, first.querySocket, logDir);
+  await waitFor('memlogd.log', () => read(path.join(logDir, 'memlogd.log')).includes('memlogd started'));
+  // svc.log is a directory: opening it fails (EISDIR) whoever runs the test, root included, as a full disk would.
+  fs.mkdirSync(path.join(logDir, 'svc.log'));
+  const fd = await openStream(first.logSocket, 'svc');
+  fs.writeSync(fd, 'the last words\n');
+  fs.closeSync(fd);
+  await waitFor('the write failing', () => /EISDIR .*svc\.log/.test(p.stderr()));
+  await p.stop(); // SIGTERM: the drain, then the last flush, which fails as well
+  assert.doesNotMatch(p.stderr(), /wrote everything memlogd held/);
+  assert.match(p.stderr(), /could not write everything memlogd held/);
+  await first.stop();
+  fs.rmdirSync(path.join(logDir, 'svc.log'));
+  const second = await startDaemon(t, dir);
+  const again = startPersister(t, second.querySocket, logDir);
+  await waitFor('the restart marker', () => read(path.join(logDir, 'memlogd.log')).includes('memlogd restarted'));
+  assert.doesNotMatch(again.stderr(), /written out completely/);
+});
+
+test('the drain at shutdown asks memlogd for its status, not for a dump of its ring', async (t) => {
+  const dir = tmpdir(t);
+  const logDir = path.join(dir, 'log');
+  const { Memlogd } = await import('../src/daemon/memlogd.js');
+  const daemon = await Memlogd.start({ socketLog: path.join(dir, 'l.sock'), socketQuery: path.join(dir, 'q.sock'), maxLines: 100_000 });
+  t.after(() => daemon.close());
+  // The mode byte of every query connection memlogd gets.
+  const modes: number[] = [];
+  daemon.query.server.on('connection', (socket: import('node:net').Socket) => socket.once('data', (d: Buffer) => modes.push(d[0])));
+  const fd = await openStream(daemon.opts.socketLog, 'svc');
+  // Within what the socket buffers: memlogd reads in this same process, after this write.
+  fs.writeSync(fd, Array.from({ length: 5000 }, (_, i) => `line ${i}`).join('\n') + '\n');
+  fs.closeSync(fd);
+  const p = startPersister(t, daemon.opts.socketQuery, logDir);
+  await waitFor('every line on disk', () => read(path.join(logDir, 'svc.log')).includes(' svc line 4999\n'));
+  assert.deepEqual(modes, [MODE_RESUME], 'the persister resumed once');
+  modes.length = 0;
+  await p.stop();
+  assert.match(p.stderr(), /wrote everything memlogd held/);
+  assert.deepEqual(modes, [MODE_STATUS], 'one status request, no resume request (which would start a dump)');
+});
+
+test('20,000 source names pass through: the state stays bounded, and kill -9 writes no line twice and loses none', async (t) => {
+  const dir = tmpdir(t);
+  const logDir = path.join(memTmpdir(t), 'log'); // 20,000 files: in memory where possible, for speed
+  const daemon = await startDaemon(t, dir, ['-max-lines', '100000', '-max-bytes', String(64 << 20)]);
+  const writer = startWriter(t, daemon.logSocket, 'steady', 0, 20_000);
+  let p = startPersister(t, daemon.querySocket, logDir);
+  const NAMES = 20_000;
+  const BATCH = 1000;
+  for (let n = 0; n < NAMES; n += BATCH) {
+    const accepted = (await queryStatus(daemon.querySocket)).streamsAccepted as number;
+    for (let i = n; i < n + BATCH; i++) {
+      const fd = await openStream(daemon.logSocket, `job-${i}`);
+      fs.writeSync(fd, `job ${i}\n`);
+      fs.closeSync(fd);
+    }
+    // memlogd has read them all (and closed them) before the next batch: it never holds more than a batch of streams.
+    await waitFor('the batch read', async () => {
+      const s = await queryStatus(daemon.querySocket);
+      return (s.streamsAccepted as number) >= accepted + BATCH && !(s.streams as { source: string }[]).some((x) => x.source.startsWith('job-'));
+    });
+    if (n % 5000 === 2000) {
+      await p.stop('SIGKILL');
+      p = startPersister(t, daemon.querySocket, logDir);
+    }
+  }
+  await exited(writer);
+  await waitFor('the last lines on disk', () => read(path.join(logDir, `job-${NAMES - 1}.log`)) !== '' && messages(logDir, 'steady.out.log').includes('steady 19999'), 60_000);
+  await p.stop();
+  assert.deepEqual(messages(logDir, 'steady.out.log'), Array.from({ length: 20_000 }, (_, i) => `steady ${i}`));
+  const names = new Set(fs.readdirSync(logDir));
+  for (let i = 0; i < NAMES; i++) {
+    assert.ok(!names.has(`job-${i}.log.1`), `job-${i}.log was not rotated`);
+    assert.match(read(path.join(logDir, `job-${i}.log`)), new RegExp(`^\\S+ job-${i} job ${i}\\n$`), `job-${i}.log`);
+  }
+  const state = new StateStore(logDir).load(() => undefined);
+  assert.ok(Object.keys(state.files).length <= MAX_KEPT_FILES, `${Object.keys(state.files).length} files in the state`);
+  for (const slot of STATE_FILES) assert.ok(fs.statSync(path.join(logDir, slot)).size <= MAX_KEPT_FILES * 100, `${slot}: ${fs.statSync(path.join(logDir, slot)).size} bytes`);
+});
+
+test('-fsync writes the same files as without it', async (t) => {
+  const dir = tmpdir(t);
+  const daemon = await startDaemon(t, dir, ['-max-lines', '10000']);
+  const plain = startPersister(t, daemon.querySocket, path.join(dir, 'plain'), ['-max-log-size', '500']);
+  const synced = startPersister(t, daemon.querySocket, path.join(dir, 'synced'), ['-max-log-size', '500', '-fsync']);
+  for (const name of ['svc', 'other']) {
+    const fd = await openStream(daemon.logSocket, name);
+    fs.writeSync(fd, Array.from({ length: 100 }, (_, i) => `${name} line ${i}`).join('\n') + '\n');
+    fs.closeSync(fd);
+  }
+  const done = (d: string): boolean => ['svc', 'other'].every((name) => read(path.join(dir, d, `${name}.log`)).includes(`${name} line 99`));
+  await waitFor('both persisters done', () => done('plain') && done('synced'));
+  await plain.stop();
+  await synced.stop();
+  const files = (d: string): string[] => fs.readdirSync(path.join(dir, d)).filter((f) => /^(svc|other)\.log/.test(f)).sort();
+  assert.ok(files('plain').length > 4, 'rotated');
+  assert.deepEqual(files('synced'), files('plain'));
+  for (const f of files('plain')) assert.equal(read(path.join(dir, 'synced', f)), read(path.join(dir, 'plain', f)), f);
+  assert.equal(synced.stderr(), plain.stderr());
+});
+
+test('with -fsync, every file a state counts on is fsynced before that state is written, and the state after', async (t) => {
+  const dir = tmpdir(t);
+  const logDir = path.join(dir, 'log');
+  const { Memlogd } = await import('../src/daemon/memlogd.js');
+  const { Persister } = await import('../src/persist/persister.js');
+  const daemon = await Memlogd.start({ socketLog: path.join(dir, 'l.sock'), socketQuery: path.join(dir, 'q.sock') });
+  t.after(() => daemon.close());
+  // Every write and fsync to a file in logDir, by file identity (a rotation renames an open file).
+  const events: { op: 'write' | 'fsync'; file: string; state: boolean }[] = [];
+  const note = (op: 'write' | 'fsync', fd: number): void => {
+    const where = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    if (!where.startsWith(logDir + '/')) return;
+    const s = fs.fstatSync(fd);
+    events.push({ op, file: `${s.dev}:${s.ino}`, state: path.basename(where).startsWith('.logwrite-state') });
+  };
+  const realWrite = fs.writeSync;
+  const realFsync = fs.fsyncSync;
+  (fs as { writeSync: unknown }).writeSync = (fd: number, ...rest: unknown[]): number => {
+    note('write', fd);
+    return (realWrite as (fd: number, ...rest: unknown[]) => number)(fd, ...rest);
+  };
+  (fs as { fsyncSync: unknown }).fsyncSync = (fd: number): void => {
+    note('fsync', fd);
+    realFsync(fd);
+  };
+  t.after(() => {
+    fs.writeSync = realWrite;
+    fs.fsyncSync = realFsync;
+  });
+  const abort = new AbortController();
+  const persister = new Persister({ socket: daemon.opts.socketQuery, dir: logDir, maxFiles: 3, maxFileSize: 300, fsync: true, warn: () => undefined, info: () => undefined, signal: abort.signal });
+  const running = persister.run();
+  for (let round = 0; round < 5; round++) {
+    for (const name of ['svc', 'other']) {
+      const fd = await openStream(daemon.opts.socketLog, name);
+      fs.writeSync(fd, Array.from({ length: 20 }, (_, i) => `${name} round ${round} line ${i}`).join('\n') + '\n');
+      fs.closeSync(fd);
+    }
+    await waitFor(`round ${round} on disk`, () => ['svc', 'other'].every((name) => read(path.join(logDir, `${name}.log`)).includes(`${name} round ${round} line 19`)));
+  }
+  abort.abort();
+  await running;
+  fs.writeSync = realWrite;
+  fs.fsyncSync = realFsync;
+  assert.ok(persister.files.stats.rotations > 4, 'rotated');
+  const unsynced = new Set<string>();
+  let stateWrites = 0;
+  let stateSynced = 0;
+  for (const e of events) {
+    if (e.state && e.op === 'write') {
+      assert.deepEqual([...unsynced], [], `state write ${stateWrites}: written and not fsynced before it`);
+      stateWrites++;
+    } else if (e.state) {
+      stateSynced++;
+    } else if (e.op === 'write') {
+      unsynced.add(e.file);
+    } else {
+      unsynced.delete(e.file);
+    }
+  }
+  assert.ok(stateWrites > 5, `${stateWrites} saves`);
+  assert.equal(stateSynced, stateWrites, 'each state fsynced');
 });

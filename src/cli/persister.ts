@@ -11,6 +11,7 @@ export const PERSISTER_FLAGS = {
   compress: { type: 'bool', help: 'gzip rotated files (X.log.1.gz ...)' },
   'max-source-bytes': { type: 'int', arg: 'BYTES', help: 'bound on the bytes kept per source; the oldest rotated files go first' },
   'max-dir-bytes': { type: 'int', arg: 'BYTES', help: 'bound on the bytes kept in the directory; the oldest rotated files go first' },
+  fsync: { type: 'bool', help: 'fsync the files written, then the resume state, at every flush: what the state counts as written survives a power cut' },
 } satisfies FlagSpecs;
 
 export async function persisterMain(argv: string[], synopsis = 'logwrite [-socket PATH] [-log-dir DIR] [-max-log-files N] [-max-log-size BYTES] [flags]'): Promise<number> {
@@ -36,6 +37,7 @@ export async function persisterMain(argv: string[], synopsis = 'logwrite [-socke
     compress: values.compress ?? false,
     maxSourceBytes: values['max-source-bytes'],
     maxDirBytes: values['max-dir-bytes'],
+    fsync: values.fsync ?? false,
     warn: (msg) => process.stderr.write(`logwrite: ${msg}\n`),
     info: (msg) => process.stderr.write(`logwrite: ${msg}\n`),
     signal: abort.signal,

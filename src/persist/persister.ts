@@ -8,16 +8,20 @@
  * a crash it cuts its files back to that state and asks again from there, so
  * nothing is written twice and nothing that memlogd still holds is missed.
  * What memlogd lost in between is written into the affected files as a marker.
+ *
+ * At a shutdown it first writes what memlogd holds, and says so in the state
+ * (drained) only once all of it is on disk and the state saying so is saved:
+ * the next memlogd then needs no restart marker.
  */
 import type net from 'node:net';
-import { connectResume, LineReader, type Hello } from '../clients/query-client.js';
+import { connectResume, LineReader, queryStatus, type Hello } from '../clients/query-client.js';
 import { formatRfc3339Seconds, parseRfc3339 } from '../entry/rfc3339.js';
 import { fastEntry, isPlainUtcTime } from './wire-line.js';
 import { LogFiles, type LogFilesOptions } from './log-files.js';
 import { StateStore, type ResumeState } from './state.js';
 
-/** The files' options (but onRotate, which the persister owns), and the connection's. */
-export interface PersisterOptions extends Omit<LogFilesOptions, 'onRotate'> {
+/** The files' options (but the hooks, which the persister owns), and the connection's. */
+export interface PersisterOptions extends Omit<LogFilesOptions, 'onRotate' | 'describe'> {
   socket: string;
   /** Connection changes (connected, resumed, daemon restarted). */
   info(msg: string): void;
@@ -74,7 +78,9 @@ export class Persister {
     this.files = new LogFiles({
       ...opts,
       // A rotation renames files: the state must describe the files as they are on both sides of it.
-      onRotate: () => this.save(),
+      onRotate: () => void this.save(),
+      // And a file must be described before it is first written, so that a crash after the write can cut it back.
+      describe: () => this.save(),
     });
     this.store = new StateStore(opts.dir);
     this.state = this.store.load(opts.warn);
@@ -111,8 +117,8 @@ export class Persister {
         await this.sleep(backoff);
       }
     }
-    this.files.flush();
-    this.save();
+    if (!this.flushAndSave()) this.save();
+    this.markDrained();
     this.store.close();
     await this.files.close();
   }
@@ -125,22 +131,41 @@ export class Persister {
   async drainThenStop(): Promise<void> {
     if (this.socket && this.state.daemon !== undefined) {
       try {
-        const probe = await connectResume(this.opts.socket, {}, 1000);
-        probe.socket.destroy();
-        const target = (probe.hello?.next ?? 0) - 1;
-        if (probe.hello?.daemon === this.state.daemon) {
+        // The status query: a resume request would start a dump of the whole ring just to say how far it goes.
+        const status = await queryStatus(this.opts.socket, 1000);
+        if (status.daemon === this.state.daemon) {
+          const target = status.ring.next - 1;
+          this.drainTarget = target;
           const deadline = Date.now() + (this.opts.drainTimeoutMs ?? 10_000);
-          while (this.socket && this.pendingSeq < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-          if (this.pendingSeq >= target) {
-            this.state.drained = true;
-            this.opts.info(`wrote everything memlogd held (up to seq ${target}) before stopping`);
-          }
+          // Until it is on disk and saved; not for a disk that refuses (the last flush, in run(), tries once more).
+          while (this.socket && this.state.seq < target && !this.flushFailing && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
         }
       } catch {
-        // memlogd is gone: nothing more to drain.
+        // memlogd is gone (or says nothing): nothing more to drain.
       }
     }
     this.stop();
+  }
+
+  /** The seq up to which memlogd held entries when the shutdown began, once it has been asked. */
+  private drainTarget: number | undefined;
+
+  /**
+   * After the last flush: the old daemon counts as drained only if every
+   * entry up to the target is on disk and a state saying so is saved.
+   */
+  private markDrained(): void {
+    const target = this.drainTarget;
+    if (target === undefined) return;
+    if (this.state.seq >= target && !this.flushFailing) {
+      this.state.drained = true;
+      if (this.save()) {
+        this.opts.info(`wrote everything memlogd held (up to seq ${target}) before stopping`);
+        return;
+      }
+      this.state.drained = false;
+    }
+    this.opts.warn(`could not write everything memlogd held (up to seq ${target}) before stopping: on disk up to seq ${this.state.seq}; the next start marks the loss`);
   }
 
   stop(): void {
@@ -280,9 +305,13 @@ export class Persister {
     }
   }
 
+  /** The last flush left lines queued (a disk error). */
+  private flushFailing = false;
+
   /** Writes what is queued; if all of it is on disk, records how far that is. */
   private flushAndSave(): boolean {
-    if (!this.files.flush()) return false;
+    this.flushFailing = !this.files.flush();
+    if (this.flushFailing) return false;
     if (this.pendingSeq > this.state.seq) this.state.seq = this.pendingSeq;
     this.save();
     return true;
@@ -290,17 +319,23 @@ export class Persister {
 
   private saveFailing = false;
 
-  private save(): void {
-    this.state.files = this.files.snapshot();
+  /** Saves the state (with -fsync: after the files it counts on are on disk). True if saved. */
+  private save(): boolean {
+    if (this.opts.fsync && !this.files.sync()) return false; // the files said what failed
+    const files = this.files.snapshot(this.state.seq);
+    this.state.files = files;
     try {
-      this.store.save(this.state);
-      if (this.saveFailing) this.opts.info(`the resume state in ${this.opts.dir} is saved again`);
-      this.saveFailing = false;
+      this.store.save(this.state, this.opts.fsync);
     } catch (err) {
       // Once per outage: the disk errors themselves are reported by the files.
       if (!this.saveFailing) this.opts.warn(`cannot save the resume state in ${this.opts.dir}: ${(err as Error).message}`);
       this.saveFailing = true;
+      return false;
     }
+    this.files.saved(files);
+    if (this.saveFailing) this.opts.info(`the resume state in ${this.opts.dir} is saved again`);
+    this.saveFailing = false;
+    return true;
   }
 }
 
