@@ -339,16 +339,22 @@ test('a file removed by someone else is made again, and reported once', (t) => {
   assert.equal(warnings.length, 2);
 });
 
-test('recover() cuts X.log back to the saved size and skips lines already on disk', async (t) => {
-  const dir = tmp(t);
+/** Lines 0-4 of svc written and the state saved, then lines 5 and 6 written and the crash: returns the state saved. */
+async function crashAfterUnsavedWrites(dir: string): Promise<Record<string, FileSnapshot>> {
   const first = new LogFiles({ dir, maxFiles: 10, maxFileSize: 1000, warn: () => undefined });
   for (let i = 0; i < 5; i++) first.append('svc', line(i), i);
   first.flush();
   const saved = first.snapshot();
-  assert.deepEqual(contents(saved), { svc: { size: 150, seq: 4 } });
   for (let i = 5; i < 7; i++) first.append('svc', line(i), i);
   first.flush(); // written, but the crash comes before the state is saved
   await first.close();
+  return saved;
+}
+
+test('recover() cuts X.log back to the saved size and skips lines already on disk', async (t) => {
+  const dir = tmp(t);
+  const saved = await crashAfterUnsavedWrites(dir);
+  assert.deepEqual(contents(saved), { svc: { size: 150, seq: 4 } });
 
   const { files } = open(t, { dir, maxFileSize: 1000 });
   const did = files.recover({ ...saved, 'gone%20one': { size: 10, seq: 1 }, '../etc': { size: 0, seq: 0 } });
@@ -368,13 +374,7 @@ test('recover() cuts X.log back to the saved size and skips lines already on dis
 
 test('recover() cuts only the file the state describes: another file at that name is left alone, and reported', async (t) => {
   const dir = tmp(t);
-  const first = new LogFiles({ dir, maxFiles: 10, maxFileSize: 1000, warn: () => undefined });
-  for (let i = 0; i < 5; i++) first.append('svc', line(i), i);
-  first.flush();
-  const saved = first.snapshot();
-  for (let i = 5; i < 7; i++) first.append('svc', line(i), i);
-  first.flush(); // written, but the crash comes before the state is saved
-  await first.close();
+  const saved = await crashAfterUnsavedWrites(dir);
   // Meanwhile the admin moved the file away, and something else made a new one at its name.
   fs.renameSync(path.join(dir, 'svc.log'), path.join(dir, 'svc.log.old'));
   const theirs = 'x'.repeat(400) + '\n';

@@ -73,6 +73,14 @@ function messages(dir: string, file: string): string[] {
   return out;
 }
 
+/** memlogd in this process (its internals observable), on sockets in dir. */
+async function inProcessDaemon(t: { after(fn: () => void | Promise<void>): void }, dir: string): Promise<import('../src/daemon/memlogd.js').Memlogd> {
+  const { Memlogd } = await import('../src/daemon/memlogd.js');
+  const daemon = await Memlogd.start({ socketLog: path.join(dir, 'l.sock'), socketQuery: path.join(dir, 'q.sock'), maxLines: 100_000 });
+  t.after(() => daemon.close());
+  return daemon;
+}
+
 test('entries land in DIR/<source>.log as "<time> <source> <msg>"; its own output is skipped; a restart appends', async (t) => {
   const dir = tmpdir(t);
   const logDir = path.join(dir, 'log');
@@ -273,9 +281,7 @@ test('an unusable log directory is reported once and does not crash logwrite', a
 test('a dropped connection is resumed: every line once, no marker', async (t) => {
   const dir = tmpdir(t);
   const logDir = path.join(dir, 'log');
-  const { Memlogd } = await import('../src/daemon/memlogd.js');
-  const daemon = await Memlogd.start({ socketLog: path.join(dir, 'l.sock'), socketQuery: path.join(dir, 'q.sock'), maxLines: 100_000 });
-  t.after(() => daemon.close());
+  const daemon = await inProcessDaemon(t, dir);
   const p = startPersister(t, daemon.opts.socketQuery, logDir);
   const writer = startWriter(t, daemon.opts.socketLog, 'steady', 0, 3000);
   for (let drop = 0; drop < 4; drop++) {
@@ -315,9 +321,7 @@ test('a shutdown whose last flush fails does not count the old memlogd as writte
 test('the drain at shutdown asks memlogd for its status, not for a dump of its ring', async (t) => {
   const dir = tmpdir(t);
   const logDir = path.join(dir, 'log');
-  const { Memlogd } = await import('../src/daemon/memlogd.js');
-  const daemon = await Memlogd.start({ socketLog: path.join(dir, 'l.sock'), socketQuery: path.join(dir, 'q.sock'), maxLines: 100_000 });
-  t.after(() => daemon.close());
+  const daemon = await inProcessDaemon(t, dir);
   // The mode byte of every query connection memlogd gets.
   const modes: number[] = [];
   daemon.query.server.on('connection', (socket: import('node:net').Socket) => socket.once('data', (d: Buffer) => modes.push(d[0])));
@@ -397,10 +401,8 @@ test('-fsync writes the same files as without it', async (t) => {
 test('with -fsync, every file a state counts on is fsynced before that state is written, and the state after', async (t) => {
   const dir = tmpdir(t);
   const logDir = path.join(dir, 'log');
-  const { Memlogd } = await import('../src/daemon/memlogd.js');
   const { Persister } = await import('../src/persist/persister.js');
-  const daemon = await Memlogd.start({ socketLog: path.join(dir, 'l.sock'), socketQuery: path.join(dir, 'q.sock') });
-  t.after(() => daemon.close());
+  const daemon = await inProcessDaemon(t, dir);
   // Every write and fsync to a file in logDir, by file identity (a rotation renames an open file).
   const events: { op: 'write' | 'fsync'; file: string; state: boolean }[] = [];
   const note = (op: 'write' | 'fsync', fd: number): void => {

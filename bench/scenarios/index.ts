@@ -1,5 +1,6 @@
 /** Every scenario, in the order they run and appear in the table. */
-import { persister } from '../persist.js';
+import { persister, persisterFsync } from '../persist.js';
+import { persistState } from '../persist-state.js';
 import { dump } from './dump.js';
 import { latency } from './latency.js';
 import { deliver, ingest, transport } from './load.js';
@@ -22,4 +23,6 @@ export const SCENARIOS: Scenario[] = [
   dump,
   latency,
   persister,
+  persisterFsync,
+  persistState,
 ];
