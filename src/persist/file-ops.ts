@@ -1,10 +1,11 @@
 /**
  * The few file-system calls the persister makes in more than one place, each
- * once: what "gone already" means for an unlink or a rename, how an fd is
- * closed when nothing can be done about a failure, how a buffer is written
- * whole. Nothing here follows a symbolic link.
+ * once: what "gone already" means for an unlink or a rename, how a buffer is
+ * written whole, how a directory is synced. Nothing here follows a symbolic
+ * link. (Closing quietly is ../fds.ts's.)
  */
 import fs from 'node:fs';
+import { closeQuietly } from '../fds.js';
 
 const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = fs.constants;
 /**
@@ -48,15 +49,6 @@ export function unlinkIfThere(file: string): void {
 
 export function renameIfThere(from: string, to: string): void {
   ifThere(() => fs.renameSync(from, to));
-}
-
-/** Closes an fd whose writes have all returned: a failing close() changes nothing about them. */
-export function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // Nothing to do about it.
-  }
 }
 
 /** Writes buf whole (write may take less); onProgress hears of each part, so that a failure midway loses no account. */

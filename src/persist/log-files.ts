@@ -24,7 +24,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileStem, sourceOfStem, isFileStem } from './file-names.js';
-import { APPEND_FLAGS, DIR_MODE, FILE_MODE, closeQuietly, errnoCode, syncDir, writeAll } from './file-ops.js';
+import { closeQuietly } from '../fds.js';
+import { APPEND_FLAGS, DIR_MODE, FILE_MODE, errnoCode, syncDir, writeAll } from './file-ops.js';
 import { FileQueue } from './file-queue.js';
 import { recoverFile } from './recovery.js';
 import { Retention } from './retention.js';

@@ -6,7 +6,8 @@
  * and a new one made) is not ours to cut, and is left as it is.
  */
 import fs from 'node:fs';
-import { EXISTING_FLAGS, closeQuietly, errnoCode } from './file-ops.js';
+import { closeQuietly } from '../fds.js';
+import { EXISTING_FLAGS, errnoCode } from './file-ops.js';
 import type { FileSnapshot } from './state.js';
 
 export interface RecoveredFile {

@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import { FILE_MODE, closeQuietly, lstatOrUndefined, renameIfThere, unlinkIfThere } from './file-ops.js';
+import { closeQuietly } from '../fds.js';
+import { FILE_MODE, lstatOrUndefined, renameIfThere, unlinkIfThere } from './file-ops.js';
 import type { FileQueue } from './file-queue.js';
 
 const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
