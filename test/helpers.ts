@@ -17,6 +17,50 @@ export function tmpdir(t: { after(fn: () => void): void }): string {
   return dir;
 }
 
+/** The user the tests run commands as to see what others may do: nobody. */
+export const NOBODY = 65534;
+
+export interface OtherUser {
+  /** A command line for run() that runs our command bin/NAME as NOBODY (groups: its supplementary groups, none by default). */
+  command(name: string, args: string[], groups?: number[]): [string, string[]];
+}
+
+/**
+ * Our commands as NOBODY would run them, or why that cannot be done here (for t.skip). The checkout may sit
+ * where that user cannot go (under /root, say): what the commands load (bin/, the single-file bundles, the
+ * addon, package.json) is copied into a directory it can read, and one command is tried from there first.
+ */
+export async function asNobody(t: { after(fn: () => void): void }): Promise<OtherUser | string> {
+  const setpriv = '/usr/bin/setpriv';
+  if (process.getuid?.() !== 0 || !fs.existsSync(setpriv)) return 'needs root and setpriv to run commands as another user';
+  const dir = tmpdir(t);
+  const copy = (rel: string, mode: number): void => {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true, mode: 0o755 });
+    fs.copyFileSync(path.join(ROOT, rel), path.join(dir, rel));
+    fs.chmodSync(path.join(dir, rel), mode);
+  };
+  for (const name of fs.readdirSync(path.join(ROOT, 'bin'))) {
+    copy(path.join('bin', name), 0o755);
+    copy(path.join('dist', 'bundle', `${name}.mjs`), 0o644);
+  }
+  copy(path.join('build', 'Release', 'memlog_native.node'), 0o755);
+  copy('package.json', 0o644);
+  fs.chmodSync(dir, 0o755);
+  const user: OtherUser = {
+    command: (name, args, groups = []) => [
+      setpriv,
+      [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, groups.length > 0 ? `--groups=${groups.join(',')}` : '--clear-groups', process.execPath, path.join(dir, 'bin', name), ...args],
+    ],
+  };
+  // memlogd loads the addon: if this runs, the others do.
+  const tried = await run(...user.command('memlogd', ['-help']));
+  if (tried.code !== 0) {
+    const lines = tried.stderr.trim().split('\n');
+    return `uid ${NOBODY} cannot run the commands even from ${dir}: ${(lines.find((l) => /Error/.test(l)) ?? lines[0]).trim()}`;
+  }
+  return user;
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
