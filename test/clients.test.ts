@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { BIN, dump, messagesOf, run, sleep, startDaemon, tmpdir, waitFor } from './helpers.js';
+import { BIN, dump, messagesOf, openStream, run, startDaemon, tmpdir, waitFor } from './helpers.js';
 
 test('logread prints time;source;msg with ; in the source as \\;', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t));
@@ -29,7 +29,14 @@ test('logread -f follows and -F dumps then follows', async (t) => {
     t.after(() => p.kill());
     return { flag, out: () => out };
   });
-  await sleep(300);
+  // Both follow once they print a line written after they connected: write one until each has.
+  const probe = openStream(daemon.logSocket, 'probe');
+  let probes = 0;
+  await waitFor('both logread to follow', () => {
+    fs.writeSync(probe, `probe ${++probes}\n`);
+    return readers.every((r) => r.out().includes(';probe;probe '));
+  });
+  fs.closeSync(probe);
   await run(process.execPath, [BIN('logwrite'), '-socket', daemon.logSocket, '-n', 'late', 'echo', 'after']);
   for (const r of readers) await waitFor(`logread ${r.flag} to print the new line`, () => r.out().includes(';late.out;after'));
   const [f, F] = readers;
@@ -114,8 +121,7 @@ test('memlog covers the same jobs as subcommands', async (t) => {
   const querySocket = path.join(dir, 'q.sock');
   const daemon = spawn(process.execPath, [BIN('memlog'), 'daemon', '-socket-log', logSocket, '-socket-query', querySocket]);
   t.after(() => daemon.kill());
-  await waitFor('the sockets', () => fs.existsSync(querySocket) && fs.existsSync(logSocket));
-  await sleep(100);
+  await waitFor('memlog daemon to answer', async () => (await dump(querySocket))[0]?.msg === 'memlogd started');
   const ran = await run(process.execPath, [BIN('memlog'), 'run', '-socket', logSocket, '-n', 'sub', 'echo', 'via memlog']);
   assert.equal(ran.code, 0);
   await waitFor('the line via memlog read', async () => (await run(process.execPath, [BIN('memlog'), 'read', '-socket', querySocket])).stdout.includes(';sub.out;via memlog'));

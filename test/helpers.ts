@@ -65,7 +65,8 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+/** Polls check until it gives a value; the deadline only bounds a failure, so it is generous (a busy machine is slow). */
+export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     // A check may throw while what it looks at does not exist yet (a file, a socket): that is "not yet".
@@ -220,13 +221,24 @@ export function run(cmd: string, args: string[], opts: { input?: string; env?: N
   });
 }
 
-/** Pids of the processes that have the Unix socket bound at path open (from /proc/net/unix). */
-export function pidsHoldingSocket(socketPath: string): number[] {
-  const inodes = new Set<string>();
+/** The Unix sockets named path in /proc/net/unix: the one bound there and those a server accepted on it. */
+export function socketsAt(socketPath: string): { inode: string; state: string }[] {
+  const found: { inode: string; state: string }[] = [];
   for (const line of fs.readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
     const cols = line.trim().split(/\s+/);
-    if (cols[7] === socketPath) inodes.add(cols[6]);
+    if (cols[7] === socketPath) found.push({ inode: cols[6], state: cols[5] });
   }
+  return found;
+}
+
+/** Connections the server listening at socketPath has accepted (or that wait to be) and not closed yet. */
+export function openConnections(socketPath: string): number {
+  return socketsAt(socketPath).filter((s) => s.state === '03').length;
+}
+
+/** Pids of the processes that have the Unix socket bound at path open (from /proc/net/unix). */
+export function pidsHoldingSocket(socketPath: string): number[] {
+  const inodes = new Set(socketsAt(socketPath).map((s) => s.inode));
   const pids: number[] = [];
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { BIN, ROOT, dump, fakeUpstream, messagesOf, openStream, run, sleep, startDaemon, tmpdir, waitFor } from './helpers.js';
+import { BIN, ROOT, dump, fakeUpstream, messagesOf, openStream, run, startDaemon, tmpdir, waitFor } from './helpers.js';
 import { cpuMicros } from '../bench/proc-stats.js';
 
 const STEADY = path.join(ROOT, 'dist/test/steady-writer.js');
@@ -49,6 +49,13 @@ function exited(proc: ChildProcess): Promise<void> {
 
 function read(file: string): string {
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+}
+
+/** Complete lines in DIR/<file> and its rotated files (a file may be read while it is written: nothing is parsed). */
+function linesOnDisk(dir: string, file: string): number {
+  let n = 0;
+  for (const f of fs.readdirSync(dir).filter((f) => f === file || f.startsWith(file + '.'))) n += read(path.join(dir, f)).split('\n').length - 1;
+  return n;
 }
 
 const LINE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) (\S+) (.*)$/;
@@ -101,9 +108,12 @@ test('files rotate in upstream order: X.log, X.log.1 newest, ..., at most -max-l
   fs.writeSync(fd, Array.from({ length: 30 }, (_, i) => `line ${String(i).padStart(2, '0')}`).join('\n') + '\n');
   fs.closeSync(fd);
   await waitFor('line 29', () => read(path.join(logDir, 'rot.log')).includes('line 29'));
-  await sleep(200);
-  const files = fs.readdirSync(logDir).filter((f) => f.startsWith('rot.')).sort();
-  assert.deepEqual(files, ['rot.log', 'rot.log.1', 'rot.log.2']);
+  // The oldest files are deleted once the newest is written: wait for that too.
+  const rotFiles = (): string => fs.readdirSync(logDir).filter((f) => f.startsWith('rot.')).sort().join(' ');
+  await waitFor('three files', () => {
+    if (rotFiles() !== 'rot.log rot.log.1 rot.log.2') throw new Error(`files: ${rotFiles()}`);
+    return true;
+  });
   const ids = (f: string): number[] => read(path.join(logDir, f)).trim().split('\n').map((l) => Number(l.slice(-2)));
   // 30 lines: 0-6, 7-13, 14-20, 21-27 rotated out in turn (the oldest two dropped); X.log holds 28-29.
   assert.deepEqual(ids('rot.log'), [28, 29]);
@@ -148,9 +158,12 @@ test('kill -9 of logwrite in a steady stream: after a restart every line is on d
   const daemon = await startDaemon(t, dir, ['-max-lines', '100000']);
   const writer = startWriter(t, daemon.logSocket, 'steady', 0, 4000);
   let p = startPersister(t, daemon.querySocket, logDir, ['-max-log-size', '20000']);
-  for (let round = 0; round < 3; round++) {
-    await waitFor('some lines on disk', () => read(path.join(logDir, 'steady.out.log')).length > 0);
-    await sleep(150 + round * 50);
+  for (let round = 0, onDisk = 0; round < 3; round++) {
+    // Killed once this persister has written something (and the writer is still writing).
+    onDisk = await waitFor('more lines on disk', () => {
+      const n = linesOnDisk(logDir, 'steady.out.log');
+      return n > onDisk && n;
+    });
     await p.stop('SIGKILL');
     p = startPersister(t, daemon.querySocket, logDir, ['-max-log-size', '20000']);
   }
@@ -170,7 +183,7 @@ test('kill -9 of memlogd in a steady stream: nothing twice, and a marker where l
   first.proc.kill('SIGKILL');
   await exited(first.proc);
   writer.kill('SIGKILL');
-  await sleep(300);
+  await waitFor('the persister to see memlogd gone', () => p.stderr().includes('lost the connection'));
   const second = await startDaemon(t, dir, ['-max-lines', '100000']);
   const before = messages(logDir, 'steady.out.log').length;
   const resumed = startWriter(t, second.logSocket, 'steady', 2_000_000, 500);
@@ -223,9 +236,10 @@ test('with memlogd absent it retries quietly: no busy loop, no flood of messages
   const dir = tmpdir(t);
   const sock = path.join(dir, 'nothing.sock');
   const p = startPersister(t, sock, path.join(dir, 'log'));
-  await sleep(300);
+  // From its first failed attempt on (its start-up is not what is measured), two seconds of retrying.
+  await waitFor('the first attempt', () => p.stderr().includes('retrying'));
   const cpuBefore = cpuMicros(p.proc.pid as number);
-  await sleep(2000);
+  await new Promise((r) => setTimeout(r, 2000));
   const cpu = cpuMicros(p.proc.pid as number) - cpuBefore;
   // A busy loop would burn close to 2 s of CPU here; retrying with backoff costs next to nothing.
   assert.ok(cpu < 200_000, `${cpu} us of CPU in 2 s`);
@@ -254,16 +268,27 @@ test('against an upstream daemon: plain mode 2, one warning that resuming is not
   assert.equal(p.stderr().match(/does not offer resuming/g)?.length, 1);
 });
 
-test('an unusable log directory is reported once and does not crash logwrite', async (t) => {
+test('an unusable log directory is reported once, its lines are kept, and they are written once it is usable', async (t) => {
   const dir = tmpdir(t);
   const daemon = await startDaemon(t, dir);
   const notADir = path.join(dir, 'file');
   fs.writeFileSync(notADir, '');
-  const p = startPersister(t, daemon.querySocket, path.join(notADir, 'log'));
-  await sleep(1500);
+  const logDir = path.join(notADir, 'log');
+  const p = startPersister(t, daemon.querySocket, logDir);
+  await waitFor('the problem reported', () => p.stderr().includes('cannot make'));
+  // More lines, in turns, while it cannot write them: more flushes that fail the same way.
+  for (let i = 0; i < 3; i++) {
+    const fd = openStream(daemon.logSocket, 'svc');
+    fs.writeSync(fd, `line ${i}\n`);
+    fs.closeSync(fd);
+    await waitFor(`line ${i} in memlogd`, async () => messagesOf(await dump(daemon.querySocket), 'svc').length === i + 1);
+  }
+  fs.rmSync(notADir);
+  await waitFor('the lines on disk once the directory can be made', () => read(path.join(logDir, 'svc.log')).includes('line 2'), 20_000);
+  assert.deepEqual(messages(logDir, 'svc.log'), ['line 0', 'line 1', 'line 2']);
   assert.equal(p.proc.exitCode, null, `still running: ${p.stderr()}`);
-  const errors = p.stderr().trim().split('\n').filter((l) => l !== '');
-  assert.ok(errors.length >= 1 && errors.length <= 3, p.stderr());
+  assert.equal(p.stderr().match(/cannot make/g)?.length, 1, p.stderr());
+  assert.match(p.stderr(), /is usable again/);
 });
 
 test('a dropped connection is resumed: every line once, no marker', async (t) => {
@@ -274,9 +299,13 @@ test('a dropped connection is resumed: every line once, no marker', async (t) =>
   t.after(() => daemon.close());
   const p = startPersister(t, daemon.opts.socketQuery, logDir);
   const writer = startWriter(t, daemon.opts.socketLog, 'steady', 0, 3000);
-  for (let drop = 0; drop < 4; drop++) {
+  for (let drop = 0, onDisk = 0; drop < 4; drop++) {
     await waitFor('the persister connected', () => daemon.query.readers.size === 1);
-    await sleep(100);
+    // Dropped once lines flow again (or the writer is done).
+    onDisk = await waitFor('more lines on disk', () => {
+      const n = linesOnDisk(logDir, 'steady.out.log');
+      return (n > onDisk || writer.exitCode !== null) && n;
+    });
     for (const reader of daemon.query.readers) reader.socket.destroy(); // the daemon side hangs up
   }
   await exited(writer);
