@@ -256,11 +256,15 @@ export function pidsHoldingSocket(socketPath: string): number[] {
   return pids;
 }
 
-/** A stand-in for the upstream Go daemon's query socket: one mode byte; 0-2 answered with plain JSON lines, anything else left silent. */
-export function fakeUpstream(socketPath: string, entries: { time: string; source: string; msg: string }[]): net.Server {
+/**
+ * A stand-in for the upstream Go daemon's query socket: one mode byte; 0-2 answered with plain JSON lines,
+ * anything else left silent. The mode byte of every request is pushed to requests, if given.
+ */
+export function fakeUpstream(socketPath: string, entries: { time: string; source: string; msg: string }[], requests: number[] = []): net.Server {
   const server = net.createServer((socket) => {
     socket.once('data', (data) => {
       const mode = data[0];
+      requests.push(mode);
       if (mode > 2) return; // upstream: the connection stays open, nothing is sent
       for (const e of entries) socket.write(JSON.stringify(e) + '\n');
       if (mode === 0) socket.end();
