@@ -19,7 +19,6 @@
  * on how fast the machine is; --minutes paces events at random for the long run.
  */
 import { spawn } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -29,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { sleep } from './children.js';
 import { ROOT } from './paths.js';
 import { rss } from './proc-stats.js';
+import { randomSeed, seeded } from './random.js';
 
 const NODE = process.execPath;
 const WRITERS = ['w1', 'w2', 'w3'];
@@ -61,22 +61,6 @@ export interface SoakResult {
   initRssMB: { start: number; end: number };
   logwriteFds: { start: number; end: number };
   failures: string[];
-}
-
-export function randomSeed(): number {
-  return crypto.randomInt(2 ** 32);
-}
-
-/** mulberry32: a small seeded generator of numbers in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function pidsOf(match: (cmd: string) => boolean, parent: number): number[] {

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { ConfigError, describeConfig, loadConfig, parseConfig, type InitConfig } from '../src/init/config.js';
+import { seeded } from '../bench/random.js';
 
 function tmpdir(t: { after(fn: () => void): void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memlog-init-config-'));
@@ -260,18 +261,6 @@ test('describeConfig says what runs and where the output goes', () => {
 
 // ---- random and hostile input --------------------------------------------------------------
 
-/** mulberry32: a small seeded generator, so that a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const KEYS = ['run-dir', 'log-dir', 'shutdown-grace', 'memlogd', 'onboot', 'services', 'socket-log', 'socket-query', 'max-lines', 'max-line-len', 'max-bytes', 'name', 'command', 'env', 'cwd', 'restart', 'restart-delay', 'stop', 'comand', '<<', 'PATH', '1A', ''];
 const SCALARS: unknown[] = [
   'x', '', 'on-failure', 'always', 'last', 'normal', 'a b', '/bin/sh', 'A=1', '-x', 'a'.repeat(70), '\0', 'ünï', '*a', '&a', '{', '- x',
@@ -352,7 +341,7 @@ function wideAliases(n: number): string {
 
 // An input that sent the parser into a loop or an expansion would hang: the test's timeout is the guard.
 test('random and hostile input ends in a ConfigError or a valid config', { timeout: 300_000 }, () => {
-  const r = rng(0x6d656d6c);
+  const r = seeded(0x6d656d6c);
   const inputs: [string, string][] = [];
   for (let i = 0; i < 600; i++) {
     const bytes = Buffer.from(Array.from({ length: Math.floor(r() * 200) }, () => Math.floor(r() * 256)));

@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomSeed, soak } from '../bench/soak.js';
+import { randomSeed } from '../bench/random.js';
+import { soak } from '../bench/soak.js';
 
 test('faults: memlogd and logwrite killed, followers coming, going and stalling, a flooding writer: every line in order, once, gaps only at markers', { timeout: 900_000 }, async (t) => {
   const seed = process.env.MEMLOG_SOAK_SEED !== undefined ? Number(process.env.MEMLOG_SOAK_SEED) : randomSeed();
