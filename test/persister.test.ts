@@ -7,6 +7,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { BIN, ROOT, dump, fakeUpstream, messagesOf, openStream, run, startDaemon, tmpdir, waitFor } from './helpers.js';
 import { cpuMicros } from '../bench/proc-stats.js';
+import { StateStore } from '../src/persist/state.js';
 
 const STEADY = path.join(ROOT, 'dist/test/steady-writer.js');
 
@@ -164,6 +165,9 @@ test('kill -9 of logwrite in a steady stream: after a restart every line is on d
       const n = linesOnDisk(logDir, 'steady.out.log');
       return n > onDisk && n;
     });
+    // The first one only once its state names the file. (Killed after its first write and before its first save,
+    // logwrite has no size to cut the file back to, and its successor writes those lines again: not covered here.)
+    if (round === 0) await waitFor('the file in the saved state', () => new StateStore(logDir).load(() => {}).files['steady.out'] !== undefined);
     await p.stop('SIGKILL');
     p = startPersister(t, daemon.querySocket, logDir, ['-max-log-size', '20000']);
   }
