@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { BIN, dump, messagesOf, openStream, run, startDaemon, tmpdir, waitFor } from './helpers.js';
+import net from 'node:net';
+import { BIN, ROOT, dump, messagesOf, openStream, run, startDaemon, tmpdir, waitFor } from './helpers.js';
 
 test('logread prints time;source;msg with ; in the source as \\;', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t));
@@ -58,6 +59,37 @@ test('logread names the socket in a one-line error when it cannot connect', asyn
   const refused = await run(process.execPath, [BIN('logread'), '-socket', stale]);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, new RegExp(`^logread: cannot connect to ${stale}: connection refused.*\\n$`));
+});
+
+test('a daemon that closes a query connection before the request is sent: an error for the caller, not a crash', async (t) => {
+  // What memlogd does when it is out of fds (it accepts and closes at once). The client is held up until the
+  // connection is already closed, so that it sends its request into a closed connection every time.
+  const dir = tmpdir(t);
+  const sock = path.join(dir, 'closing.sock');
+  const closed = path.join(dir, 'closed');
+  const server = net.createServer((socket) => {
+    socket.destroy();
+    fs.writeFileSync(closed, '');
+  });
+  await new Promise<void>((resolve) => server.listen(sock, resolve));
+  t.after(() => server.close());
+  const script = `
+    import fs from 'node:fs';
+    import { connectQuery } from ${JSON.stringify(path.join(ROOT, 'dist/src/clients/query-client.js'))};
+    const pending = connectQuery(${JSON.stringify(sock)}, 0);
+    for (const deadline = Date.now() + 30000; !fs.existsSync(${JSON.stringify(closed)}) && Date.now() < deadline; );
+    pending.then(
+      (socket) => {
+        socket.on('error', (err) => console.log('error ' + err.code));
+        socket.on('close', () => console.log('closed'));
+        socket.resume();
+      },
+      (err) => console.log('rejected: ' + err.message),
+    );
+  `;
+  const r = await run(process.execPath, ['--input-type=module', '-e', script]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `rejected: cannot connect to ${sock}: the daemon closed the connection at once (out of file descriptors?)\n`);
 });
 
 test('the launcher hands stdout as NAME.out and stderr as NAME, and tees both', async (t) => {
