@@ -182,7 +182,7 @@ services:${LOGWRITE()}
 `,
   );
   const init = startInit(dir, config);
-  await waitFor('the counter on disk', () => read(path.join(dir, 'var/log/counter.out.log')).includes('count 50'), 20_000);
+  await waitFor('the counter on disk', () => read(path.join(dir, 'var/log/counter.out.log')).includes('count 50'));
   await waitFor('the forker children', () => processesWith('sleep 1000').length > 0 || undefined);
   init.proc.kill('SIGTERM');
   assert.equal(await init.done, 0, init.stderr());
@@ -248,7 +248,7 @@ services:
   const init = startInit(dir, config);
   const querySocket = path.join(dir, 'run/memlogdq.sock');
   const { dump, messagesOf } = await import('./helpers.js');
-  await waitFor('the counter in memlogd', async () => messagesOf(await dump(querySocket), 'counter.out').length > 50, 20_000);
+  await waitFor('the counter in memlogd', async () => messagesOf(await dump(querySocket), 'counter.out').length > 50);
   const before = await dump(querySocket);
   // memlogd is the init's child that was handed the query socket as fd 4.
   const memlogd = processesWith('-fd-query=4', init.proc.pid);
@@ -262,7 +262,7 @@ services:
     } catch {
       return false;
     }
-  }, 20_000);
+  });
   assert.equal(after[0].msg, 'memlogd started');
   assert.match(after[1].msg, /memlogd restarted in place of daemon \S+, which stopped/);
   // The counter was never told the reader was gone: it is still the same process, still counting.

@@ -172,7 +172,7 @@ test('kill -9 of logwrite in a steady stream: after a restart every line is on d
     p = startPersister(t, daemon.querySocket, logDir, ['-max-log-size', '20000']);
   }
   await exited(writer);
-  await waitFor('the last line on disk', () => messages(logDir, 'steady.out.log').includes('steady 3999'), 20_000);
+  await waitFor('the last line on disk', () => messages(logDir, 'steady.out.log').includes('steady 3999'));
   const got = messages(logDir, 'steady.out.log');
   assert.deepEqual(got, Array.from({ length: 4000 }, (_, i) => `steady ${i}`));
 });
@@ -192,7 +192,7 @@ test('kill -9 of memlogd in a steady stream: nothing twice, and a marker where l
   const before = messages(logDir, 'steady.out.log').length;
   const resumed = startWriter(t, second.logSocket, 'steady', 2_000_000, 500);
   await exited(resumed);
-  await waitFor('the new lines', () => messages(logDir, 'steady.out.log').includes('steady 2000499'), 20_000);
+  await waitFor('the new lines', () => messages(logDir, 'steady.out.log').includes('steady 2000499'));
   const got = messages(logDir, 'steady.out.log');
   const markerAt = got.findIndex((m) => m.startsWith('[memlog: memlogd restarted'));
   assert.ok(markerAt >= before - 1, `the restart marker follows the old lines (at ${markerAt} of ${got.length})`);
@@ -216,7 +216,7 @@ test('lines the ring dropped while logwrite was stopped are marked in the file w
   fs.closeSync(fd);
   await waitFor('the burst in the ring', async () => messagesOf(await dump(daemon.querySocket), 'burst').includes('b 49999'));
   p.proc.kill('SIGCONT');
-  await waitFor('the last line on disk', () => messages(logDir, 'burst.log').includes('b 49999'), 20_000);
+  await waitFor('the last line on disk', () => messages(logDir, 'burst.log').includes('b 49999'));
   const got = messages(logDir, 'burst.log');
   const markers = got.filter((m) => m.startsWith('[memlog:'));
   assert.ok(markers.length >= 1, 'a marker');
@@ -255,7 +255,7 @@ test('with memlogd absent it retries quietly: no busy loop, no flood of messages
     return Memlogd.start({ socketLog: path.join(dir, 'l.sock'), socketQuery: sock });
   })();
   t.after(() => daemon.close());
-  await waitFor('memlogd.log', () => read(path.join(dir, 'log', 'memlogd.log')).includes('memlogd started'), 10_000);
+  await waitFor('memlogd.log', () => read(path.join(dir, 'log', 'memlogd.log')).includes('memlogd started'));
 });
 
 test('against an upstream daemon: plain mode 2, one warning that resuming is not available', async (t) => {
@@ -267,7 +267,7 @@ test('against an upstream daemon: plain mode 2, one warning that resuming is not
   ]);
   t.after(() => server.close());
   const p = startPersister(t, sock, path.join(dir, 'log'));
-  await waitFor('docker.log', () => read(path.join(dir, 'log', 'docker.log')).includes('second'), 10_000);
+  await waitFor('docker.log', () => read(path.join(dir, 'log', 'docker.log')).includes('second'));
   assert.equal(read(path.join(dir, 'log', 'docker.log')), '2019-02-22T16:04:23Z docker hello from upstream\n2019-02-22T16:04:24Z docker second\n');
   assert.equal(p.stderr().match(/does not offer resuming/g)?.length, 1);
 });
@@ -288,7 +288,7 @@ test('an unusable log directory is reported once, its lines are kept, and they a
     await waitFor(`line ${i} in memlogd`, async () => messagesOf(await dump(daemon.querySocket), 'svc').length === i + 1);
   }
   fs.rmSync(notADir);
-  await waitFor('the lines on disk once the directory can be made', () => read(path.join(logDir, 'svc.log')).includes('line 2'), 20_000);
+  await waitFor('the lines on disk once the directory can be made', () => read(path.join(logDir, 'svc.log')).includes('line 2'));
   assert.deepEqual(messages(logDir, 'svc.log'), ['line 0', 'line 1', 'line 2']);
   assert.equal(p.proc.exitCode, null, `still running: ${p.stderr()}`);
   assert.equal(p.stderr().match(/cannot make/g)?.length, 1, p.stderr());
@@ -313,7 +313,7 @@ test('a dropped connection is resumed: every line once, no marker', async (t) =>
     for (const reader of daemon.query.readers) reader.socket.destroy(); // the daemon side hangs up
   }
   await exited(writer);
-  await waitFor('the last line', () => messages(logDir, 'steady.out.log').includes('steady 2999'), 20_000);
+  await waitFor('the last line', () => messages(logDir, 'steady.out.log').includes('steady 2999'));
   assert.deepEqual(messages(logDir, 'steady.out.log'), Array.from({ length: 3000 }, (_, i) => `steady ${i}`));
   assert.match(p.stderr(), /lost the connection/);
 });
