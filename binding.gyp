@@ -2,9 +2,17 @@
   "targets": [
     {
       "target_name": "memlog_native",
-      "sources": ["native/memlog_native.c"],
+      "sources": [
+        "native/errors.c",
+        "native/lifetime.c",
+        "native/functions.c",
+        "native/send.c",
+        "native/receiver.c",
+        "native/stream_set.c",
+        "native/module.c"
+      ],
       "defines": ["NAPI_VERSION=8"],
-      "cflags": ["-Wall", "-Wextra", "-O2"]
+      "cflags": ["-Wall", "-Wextra", "-O2", "-fvisibility=hidden"]
     }
   ]
 }

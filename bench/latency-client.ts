@@ -15,7 +15,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import { sendFds, socketpair } from '../src/native.js';
+import { sendFdsAsync, socketpair } from '../src/native.js';
 
 const [logSocket, querySocket, ratesArg, warmupArg, measureArg, lenArg] = process.argv.slice(2);
 const RATES = (ratesArg ?? '').split(',').map(Number);
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
   follower.write(Buffer.from([1]));
 
   const [mine, theirs] = socketpair();
-  sendFds(logSocket, Buffer.from('latency'), [theirs]);
+  await sendFdsAsync(logSocket, Buffer.from('latency'), [theirs]);
   fs.closeSync(theirs);
   const writer = new net.Socket({ fd: mine, readable: true, writable: true, allowHalfOpen: true });
   writer.on('data', () => {});

@@ -22,7 +22,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import { sendFds, socketpair } from '../src/native.js';
+import { sendFdsAsync, socketpair } from '../src/native.js';
 
 const [logSocket, prefix, streamsArg, linesArg, lenArg] = process.argv.slice(2);
 const STREAMS = Number(streamsArg);
@@ -42,7 +42,7 @@ const block = Buffer.concat(Array.from({ length: PER_BLOCK }, () => line));
 const mine: number[] = [];
 for (let i = 0; i < STREAMS; i++) {
   const [ours, theirs] = socketpair();
-  sendFds(logSocket, Buffer.from(`${prefix}${i}`), [theirs]);
+  await sendFdsAsync(logSocket, Buffer.from(`${prefix}${i}`), [theirs]);
   fs.closeSync(theirs);
   mine.push(ours);
 }

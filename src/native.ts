@@ -1,6 +1,6 @@
 /**
- * Typed wrapper around the N-API addon (native/memlog_native.c), which does
- * what Node cannot: pass file descriptors over AF_UNIX datagram sockets.
+ * Typed wrapper around the N-API addon (native/*.c), which does what Node
+ * cannot: pass file descriptors over AF_UNIX datagram sockets.
  *
  * Errors from system calls are Errors shaped like Node's system errors:
  * message `"<syscall> <path>: <description>"`, `code` (errno name, e.g.
@@ -29,6 +29,9 @@ export interface FdInfo {
   kind: FdKind;
   readable: boolean;
   writable: boolean;
+  /** The identity of the open file (st_dev, st_ino): two fds with the same are the same file, e.g. the same pipe. Exact up to 2^53, as in fs.Stats. */
+  dev: number;
+  ino: number;
 }
 
 /** The shape of errors thrown for failed system calls. */
@@ -45,14 +48,26 @@ export const DGRAM_NAME_TRUNCATED = 1;
 /** MSG_CTRUNC: ancillary data truncated; every fd that did arrive has already been closed by the addon and fds is []. */
 export const DGRAM_FDS_TRUNCATED = 2;
 
+/** The sender of a datagram as the kernel saw it (SO_PASSCRED): [pid, uid, gid]. */
+export type Sender = [number, number, number];
 /**
  * Called once per datagram. The callee owns every fd in `fds` (all are
  * FD_CLOEXEC) and must close them. An exception thrown here becomes an
  * uncaught exception, and the rest of that poll round is deferred.
  */
-/** The sender of a datagram as the kernel saw it (SO_PASSCRED): [pid, uid, gid]. */
-export type Sender = [number, number, number];
 export type DatagramHandler = (name: Buffer, fds: number[], flags: number, sender?: Sender) => void;
+
+export interface DgramReceiverOptions {
+  /**
+   * Called once if receiving fails for good (recvmsg fails with EBADF,
+   * ENOTSOCK, EINVAL and the like: the fd is no longer a working socket).
+   * The receiver has stopped; close() it. Without onError such a failure is
+   * an uncaught exception: it is never silent.
+   */
+  onError?: (err: NativeSystemError) => void;
+  /** For tests: sizes the control buffer (1..253, default 253). */
+  maxFds?: number;
+}
 
 interface NativeReceiver {
   close(): void;
@@ -74,15 +89,18 @@ interface NativeBinding {
   bindDgram(path: string): number;
   bindListen(path: string, backlog: number): number;
   sendFds(path: string, name: Buffer, fds: number[]): void;
+  sendFdsAsync(path: string, name: Buffer, fds: number[], timeoutMs: number): Promise<void>;
   fdInfo(fd: number): FdInfo;
   clockRealtime(out: Float64Array): void;
   mkfifo(path: string, mode: number): void;
+  dup(fd: number): number;
   StreamSet: new (buffer: Uint8Array, segments: Int32Array, onBatch: (count: number) => void) => NativeStreamSet;
   DgramReceiver: new (
     fd: number,
     maxName: number,
     onDatagram: DatagramHandler,
-    maxFds?: number,
+    maxFds: number | undefined,
+    onError: ((err: NativeSystemError) => void) | undefined,
   ) => NativeReceiver;
 }
 
@@ -124,15 +142,36 @@ export function bindListen(path: string, backlog: number): number {
 
 /**
  * Sends one datagram to path: payload = name, SCM_RIGHTS = fds (0..253; none
- * means no ancillary data). Uses a temporary unbound socket, closed before
- * returning. Blocks while the receiver's queue is full, for at most 2 s
- * (then throws EAGAIN) -- beware sending to a receiver on the same thread.
+ * means no ancillary data). The kernel duplicates the fds: the caller still
+ * owns its own and closes them. Uses a temporary unbound socket, closed
+ * before returning. Never blocks: throws EAGAIN at once when the receiver's
+ * queue (net.unix.max_dgram_qlen datagrams) is full. Use sendFdsAsync to
+ * wait for room.
  */
 export function sendFds(path: string, name: Buffer, fds: number[]): void {
   binding.sendFds(path, name, fds);
 }
 
-/** fstat + fcntl(F_GETFL) + getsockopt(SO_TYPE) for sockets. */
+/** How long sendFdsAsync waits for room in the receiver's queue unless told otherwise. */
+export const SEND_TIMEOUT_MS = 2000;
+
+/**
+ * sendFds without failing on a full queue, and without blocking the event
+ * loop: when the receiver's queue is full it waits until the receiver takes
+ * a datagram (POLLOUT on a socket connected to it) and sends then. Rejects
+ * with EAGAIN if there was no room within timeoutMs (0: try once), with
+ * ECONNREFUSED if the receiver went away meanwhile, and with the errors of
+ * sendFds (ENOENT from connect when nothing is bound at path).
+ *
+ * The fds stay the caller's: the addon sends duplicates of them, so the
+ * caller may close its copies as soon as this returns, and no fd of the
+ * addon outlives the promise (nor the environment, if a Worker ends first).
+ */
+export async function sendFdsAsync(path: string, name: Buffer, fds: number[], opts: { timeoutMs?: number } = {}): Promise<void> {
+  return binding.sendFdsAsync(path, name, fds, opts.timeoutMs ?? SEND_TIMEOUT_MS);
+}
+
+/** fstat + fcntl(F_GETFL) + getsockopt(SO_TYPE) for sockets: what the fd is, and the identity of the open file. */
 export function fdInfo(fd: number): FdInfo {
   return binding.fdInfo(fd);
 }
@@ -145,6 +184,11 @@ export function clockRealtime(out: Float64Array): void {
 /** mkfifo(3): a named pipe at path (the init gives one to each service stream, as containerd does). */
 export function mkfifo(path: string, mode: number): void {
   binding.mkfifo(path, mode);
+}
+
+/** fcntl(F_DUPFD_CLOEXEC): a second fd for the same open file, close-on-exec. */
+export function dupFd(fd: number): number {
+  return binding.dup(fd);
 }
 
 /**
@@ -161,13 +205,12 @@ export class DgramReceiver {
    * throws, the fd stays the caller's.
    * @param maxName payload buffer size, 1..65536; longer payloads are truncated
    *   and flagged DGRAM_NAME_TRUNCATED.
-   * @param maxFds for tests: sizes the control buffer (1..253, default 253).
    */
-  constructor(fd: number, maxName: number, onDatagram: DatagramHandler, maxFds?: number) {
-    this.#native = new binding.DgramReceiver(fd, maxName, onDatagram, maxFds);
+  constructor(fd: number, maxName: number, onDatagram: DatagramHandler, opts: DgramReceiverOptions = {}) {
+    this.#native = new binding.DgramReceiver(fd, maxName, onDatagram, opts.maxFds, opts.onError);
   }
 
-  /** Stop polling and close the fd (the fd close happens in uv_close's callback). Idempotent. */
+  /** Stop polling and close the fd (the fd close happens in uv_close's callback). Idempotent; also after onError. */
   close(): void {
     this.#native.close();
   }
@@ -191,7 +234,10 @@ export const SEGMENT_ERROR = -2;
  * them had data, onBatch(count) is called once, with count segments in
  * `segments` as (id, start, length) triples: length bytes of stream id at
  * buffer[start..]; or length SEGMENT_EOF (the stream ended and its fd is
- * closed), or SEGMENT_ERROR (start is the errno; the fd is closed). A turn
+ * closed), or SEGMENT_ERROR (start is the errno; the fd is closed): a read
+ * failed, or polling could not start again (EEXIST: another handle of this
+ * event loop watches the fd number, so it was closed behind the set's back
+ * and reused; that fd is then left alone, being no longer the set's). A turn
  * reads at most `budget` bytes in all and `maxRead` from one fd
  * (setBudget); fds not read on a turn are read on the next (level-triggered
  * polls). The set owns each fd given to add() once add() returns.

@@ -17,7 +17,7 @@ async function ownEntry(daemon: DaemonProcess, pattern: RegExp): Promise<string>
 }
 
 async function stillServes(daemon: DaemonProcess): Promise<void> {
-  const fd = openStream(daemon.logSocket, 'canary');
+  const fd = await openStream(daemon.logSocket, 'canary');
   const word = `alive-${Math.random()}`;
   fs.writeSync(fd, `${word}\n`);
   fs.closeSync(fd);
@@ -83,7 +83,7 @@ test('bad input on the log socket', async (t) => {
       [Buffer.from([0x62, 0xff, 0x64]), 'b\ufffdd'],
     ];
     for (const [raw, shown] of names) {
-      const fd = openStream(daemon.logSocket, raw);
+      const fd = await openStream(daemon.logSocket, raw);
       fs.writeSync(fd, `line for ${shown.slice(0, 20)}\n`);
       fs.closeSync(fd);
       await waitFor(`an entry from ${JSON.stringify(shown.slice(0, 20))}`, async () => messagesOf(await dump(daemon.querySocket), shown).length === 1);
@@ -101,7 +101,7 @@ test('bad input on the log socket', async (t) => {
 
   await t.test('a writer that sends 64 MiB (and then 192 more) without a newline: memory stays bounded', async () => {
     const before = rss(daemon.pid);
-    const fd = openStream(daemon.logSocket, 'nonewline');
+    const fd = await openStream(daemon.logSocket, 'nonewline');
     const block = Buffer.alloc(1 << 20, 0x7a);
     // 256 MiB in all: read buffers are garbage collected in batches, so RSS moves by tens of MB
     // either way; what must not happen is growth in proportion to the line.
@@ -120,7 +120,7 @@ test('bad input on the log socket', async (t) => {
 
   await t.test('a thousand writers at once', async () => {
     const fds: number[] = [];
-    for (let i = 0; i < 1000; i++) fds.push(openStream(daemon.logSocket, `w${i % 10}`));
+    for (let i = 0; i < 1000; i++) fds.push(await openStream(daemon.logSocket, `w${i % 10}`));
     fds.forEach((fd, i) => fs.writeSync(fd, `writer ${i}\n`));
     fds.forEach((fd) => fs.closeSync(fd));
     await waitFor('all 1000 lines', async () => {
@@ -134,7 +134,7 @@ test('bad input on the log socket', async (t) => {
 test('bad input on the query socket', async (t) => {
   const dir = tmpdir(t);
   const daemon = await startDaemon(t, dir, ['-max-lines', '100000']);
-  const fd = openStream(daemon.logSocket, 'bulk');
+  const fd = await openStream(daemon.logSocket, 'bulk');
   const line = 'q'.repeat(99) + '\n';
   fs.writeSync(fd, line.repeat(5000));
   await waitFor('the bulk', async () => messagesOf(await dump(daemon.querySocket), 'bulk').length === 5000);

@@ -31,7 +31,7 @@ test('logread -f follows and -F dumps then follows', async (t) => {
     return { flag, out: () => out };
   });
   // Both follow once they print a line written after they connected: write one until each has.
-  const probe = openStream(daemon.logSocket, 'probe');
+  const probe = await openStream(daemon.logSocket, 'probe');
   let probes = 0;
   await waitFor('both logread to follow', () => {
     fs.writeSync(probe, `probe ${++probes}\n`);

@@ -4,13 +4,13 @@
  * Usage: node flood-writer.js LOG_SOCKET NAME LINES LEN
  */
 import fs from 'node:fs';
-import { sendFds, socketpair } from '../src/native.js';
+import { sendFdsAsync, socketpair } from '../src/native.js';
 
 const [logSocket, name, linesArg, lenArg] = process.argv.slice(2);
 const lines = Number(linesArg);
 const len = Number(lenArg);
 const [mine, theirs] = socketpair();
-sendFds(logSocket, Buffer.from(name), [theirs]);
+await sendFdsAsync(logSocket, Buffer.from(name), [theirs]);
 fs.closeSync(theirs);
 const line = Buffer.alloc(len, 0x66);
 line[len - 1] = 10;

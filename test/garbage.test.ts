@@ -44,7 +44,7 @@ test(`fed ${DATAGRAMS} datagrams and ${QUERIES} query connections of garbage, th
         sendFds(daemon.logSocket, randomBytes(kind === 4 ? 5000 : 600), fds);
         datagrams++;
       } catch {
-        // a full queue (EAGAIN after its timeout): try again
+        // a full queue (EAGAIN): try again
       }
       for (const fd of fds) fs.closeSync(fd);
       for (const fd of mine) {
@@ -76,7 +76,7 @@ test(`fed ${DATAGRAMS} datagrams and ${QUERIES} query connections of garbage, th
   await Promise.all([logGarbage(), queryGarbage(), queryGarbage()]);
   // Still alive, still correct.
   assert.equal(daemon.proc.exitCode, null, 'memlogd is running');
-  const fd = openStream(daemon.logSocket, 'after-the-garbage');
+  const fd = await openStream(daemon.logSocket, 'after-the-garbage');
   fs.writeSync(fd, 'a clean line\nand another\n');
   fs.closeSync(fd);
   const entries = await waitFor('the clean lines', async () => {

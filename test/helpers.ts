@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectQuery, LineReader, parseEntry, type WireEntry } from '../src/clients/query-client.js';
-import { sendFds, socketpair } from '../src/native.js';
+import { sendFdsAsync, socketpair } from '../src/native.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = (name: string): string => path.join(ROOT, 'bin', name);
@@ -170,11 +170,14 @@ export async function follow(querySocket: string, mode = 1): Promise<{ entries: 
   return { entries, raw: () => bytes, close: () => socket.destroy() };
 }
 
-/** Hands memlogd the read end of a new socketpair under name; returns the write end's fd. */
-export function openStream(logSocket: string, name: string | Buffer): number {
+/** Hands memlogd the read end of a new socketpair under name (waiting for room in its queue); returns the write end's fd. */
+export async function openStream(logSocket: string, name: string | Buffer): Promise<number> {
   const [mine, theirs] = socketpair();
   try {
-    sendFds(logSocket, typeof name === 'string' ? Buffer.from(name) : name, [theirs]);
+    await sendFdsAsync(logSocket, typeof name === 'string' ? Buffer.from(name) : name, [theirs]);
+  } catch (err) {
+    fs.closeSync(mine);
+    throw err;
   } finally {
     fs.closeSync(theirs);
   }

@@ -1,28 +1,12 @@
 /** memlog init, as a user runs it: real processes, FIFOs, socketpairs, files. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BIN, ROOT, run, tmpdir, waitFor } from './helpers.js';
+import { processesWith, readIfThere as read, startInit, writeConfig } from './init-helpers.js';
 
 const NODE = JSON.stringify(process.execPath);
-
-function writeConfig(dir: string, yaml: string): string {
-  const file = path.join(dir, 'boot.yml');
-  fs.writeFileSync(file, yaml);
-  return file;
-}
-
-/** Runs `memlog init` in dir until it stops by itself (-stop-after) or is signalled. */
-function startInit(dir: string, config: string, flags: string[] = []) {
-  const proc = spawn(process.execPath, [BIN('memlog'), 'init', ...flags, config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  proc.stdout.resume();
-  const done = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  return { proc, done, stderr: () => stderr };
-}
 
 /**
  * Boots config in dir until check() holds (what the test is about is there to see, however long the machine
@@ -37,29 +21,6 @@ async function bootUntil(t: { after(fn: () => void): void }, dir: string, config
   }, timeoutMs);
   init.proc.kill('SIGTERM');
   return { code: await init.done, stderr: init.stderr() };
-}
-
-function read(file: string): string {
-  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
-}
-
-/** Processes whose command line contains marker, as "PID: COMMAND" (the process table, as ps would show it); children of parent only, if given. */
-function processesWith(marker: string, parent?: number): string[] {
-  const found: string[] = [];
-  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (!cmd.includes(marker) || Number(pid) === process.pid) continue;
-      if (parent !== undefined) {
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== parent) continue;
-      }
-      found.push(`${pid}: ${cmd}`);
-    } catch {
-      // gone while we looked
-    }
-  }
-  return found;
 }
 
 const LOGWRITE = (extra = ''): string => `

@@ -10,7 +10,8 @@ import { BIN, dump, fdCount, fdsBackTo, messagesOf, openConnections, openStream,
 test('-max-streams: fds beyond the limit are refused with an entry; the others keep working', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t), ['-max-streams', '5']);
   const baseline = fdCount(daemon.pid);
-  const fds = Array.from({ length: 8 }, (_, i) => openStream(daemon.logSocket, `s${i}`));
+  const fds: number[] = [];
+  for (let i = 0; i < 8; i++) fds.push(await openStream(daemon.logSocket, `s${i}`));
   await waitFor('three refusals', async () => messagesOf(await dump(daemon.querySocket), 'memlogd').filter((m) => /5 streams are open already/.test(m)).length === 3);
   fds.forEach((fd, i) => {
     try {
@@ -25,7 +26,7 @@ test('-max-streams: fds beyond the limit are refused with an entry; the others k
   });
   fds.forEach((fd) => fs.closeSync(fd));
   await fdsBackTo(daemon.pid, baseline);
-  const again = openStream(daemon.logSocket, 'later');
+  const again = await openStream(daemon.logSocket, 'later');
   fs.writeSync(again, 'room again\n');
   fs.closeSync(again);
   await waitFor('a stream after the others closed', async () => messagesOf(await dump(daemon.querySocket), 'later').includes('room again'));
@@ -72,14 +73,14 @@ test('out of file descriptors: new fds are refused with an entry, existing strea
       return false;
     }
   });
-  const first = openStream(logSocket, 'first');
+  const first = await openStream(logSocket, 'first');
   fs.writeSync(first, 'before the flood\n');
   const flood: number[] = [];
   for (let i = 0; i < 80; i++) {
     try {
-      flood.push(openStream(logSocket, 'flood'));
+      flood.push(await openStream(logSocket, 'flood'));
     } catch {
-      break; // the datagram queue is full while memlogd is refusing: enough
+      break; // memlogd took no datagram for the whole send timeout while refusing: enough
     }
   }
   fs.writeSync(first, 'during the flood\n');

@@ -1,11 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { connectQuery, LineReader, parseEntry } from '../src/clients/query-client.js';
 import { Memlogd } from '../src/daemon/memlogd.js';
 import { MAX_QUEUED_PER_READER } from '../src/outputs/query-server.js';
 import { parseRfc3339 } from '../src/entry/rfc3339.js';
+import { bindDgram, sendFds, socketpair } from '../src/native.js';
+import { MemlogdChild } from '../src/init/memlogd-child.js';
 import { BIN, ROOT, run, dump, follow, pidsHoldingSocket, messagesOf, openStream, startDaemon, tmpdir, waitFor } from './helpers.js';
 
 const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
@@ -20,7 +24,7 @@ test('the first entry is "memlogd started", from source memlogd', async (t) => {
 test('every line of a stream becomes an entry, stamped and tagged, with the final fragment too', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t));
   const before = Date.now();
-  const fd = openStream(daemon.logSocket, 'svc');
+  const fd = await openStream(daemon.logSocket, 'svc');
   fs.writeSync(fd, 'first line\nsecond line\n\nno newline at the end');
   fs.closeSync(fd);
   const entries = await waitFor('four entries', async () => {
@@ -42,7 +46,7 @@ test('every line of a stream becomes an entry, stamped and tagged, with the fina
 
 test('lines longer than -max-line-len keep their first bytes; the line is not split', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t), ['-max-line-len', '16']);
-  const fd = openStream(daemon.logSocket, 'long');
+  const fd = await openStream(daemon.logSocket, 'long');
   fs.writeSync(fd, `${'a'.repeat(16)}${'b'.repeat(100)}\nshort\n${'c'.repeat(16)}\n`);
   fs.closeSync(fd);
   const msgs = await waitFor('three entries', async () => {
@@ -54,7 +58,7 @@ test('lines longer than -max-line-len keep their first bytes; the line is not sp
 
 test('bytes that are not UTF-8 arrive as U+FFFD; escapes and unicode survive', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t));
-  const fd = openStream(daemon.logSocket, 'bytes');
+  const fd = await openStream(daemon.logSocket, 'bytes');
   fs.writeSync(fd, Buffer.concat([Buffer.from('bad '), Buffer.from([0xff]), Buffer.from(' byte "q" \\ \t é 😀\n')]));
   fs.closeSync(fd);
   const msgs = await waitFor('the entry', async () => {
@@ -66,7 +70,7 @@ test('bytes that are not UTF-8 arrive as U+FFFD; escapes and unicode survive', a
 
 test('the ring keeps the newest -max-lines entries', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t), ['-max-lines', '10']);
-  const fd = openStream(daemon.logSocket, 'many');
+  const fd = await openStream(daemon.logSocket, 'many');
   fs.writeSync(fd, Array.from({ length: 100 }, (_, i) => `line ${i}\n`).join(''));
   fs.closeSync(fd);
   const entries = await waitFor('line 99', async () => {
@@ -79,7 +83,7 @@ test('the ring keeps the newest -max-lines entries', async (t) => {
 
 test('the ring keeps within -max-bytes of message text', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t), ['-max-lines', '100000', '-max-bytes', '10000']);
-  const fd = openStream(daemon.logSocket, 'bytes');
+  const fd = await openStream(daemon.logSocket, 'bytes');
   const line = (i: number): string => `${String(i).padStart(5, '0')} ${'x'.repeat(94)}`; // 100 bytes
   fs.writeSync(fd, Array.from({ length: 1000 }, (_, i) => line(i) + '\n').join(''));
   fs.closeSync(fd);
@@ -94,7 +98,7 @@ test('the ring keeps within -max-bytes of message text', async (t) => {
 
 test('mode 1 follows only new entries; mode 0 dumps and closes', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t));
-  const fd = openStream(daemon.logSocket, 'm');
+  const fd = await openStream(daemon.logSocket, 'm');
   fs.writeSync(fd, 'before\n');
   await waitFor('before', async () => messagesOf(await dump(daemon.querySocket), 'm').length === 1);
   const follower = await follow(daemon.querySocket, 1);
@@ -110,7 +114,7 @@ test('mode 1 follows only new entries; mode 0 dumps and closes', async (t) => {
 
 test('mode 2 neither misses nor repeats an entry between the dump and the follow', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t), ['-max-lines', '200000', '-max-bytes', '50000000']);
-  const fd = openStream(daemon.logSocket, 'seq');
+  const fd = await openStream(daemon.logSocket, 'seq');
   let n = 0;
   const writeSome = (k: number): void => {
     let s = '';
@@ -199,7 +203,7 @@ test('-daemonize returns after both sockets exist, and the background daemon ser
   // Nothing polled for readiness: the very first dump after return must answer.
   const entries = await dump(querySocket);
   assert.equal(entries[0].msg, 'memlogd started');
-  const fd = openStream(logSocket, 'bg');
+  const fd = await openStream(logSocket, 'bg');
   fs.writeSync(fd, 'hello background\n');
   fs.closeSync(fd);
   await waitFor('the line', async () => messagesOf(await dump(querySocket), 'bg')[0] === 'hello background');
@@ -222,7 +226,6 @@ test('a pipe and a FIFO are read like a socketpair', async (t) => {
   const fifo = path.join(dir, 'svc.fifo');
   await run('mkfifo', [fifo]);
   const readEnd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  const { sendFds } = await import('../src/native.js');
   sendFds(daemon.logSocket, Buffer.from('fifo'), [readEnd]);
   fs.closeSync(readEnd);
   const writeEnd = fs.openSync(fifo, 'w');
@@ -235,4 +238,107 @@ test('a pipe and a FIFO are read like a socketpair', async (t) => {
   const entries = await dump(daemon.querySocket);
   assert.deepEqual(messagesOf(entries, 'piped'), ['through a pipe', 'second']);
   assert.deepEqual(messagesOf(entries, 'fifo'), ['through a fifo']);
+});
+
+test('when its log socket fails for good, memlogd says so (an entry and stderr) and exits non-zero, for its supervisor to start another', async (t) => {
+  const dir = tmpdir(t);
+  const logSocket = path.join(dir, 'log.sock');
+  const querySocket = path.join(dir, 'query.sock');
+  // The failure, for real: on SIGUSR2 the daemon's fd 3 (its log socket) is closed and reused for
+  // /dev/null, while fd 4 keeps the socket itself alive; the next datagram wakes the daemon, and
+  // its recvmsg on fd 3 fails with ENOTSOCK.
+  const sabotage = path.join(dir, 'sabotage.mjs');
+  fs.writeFileSync(
+    sabotage,
+    `import fs from 'node:fs';
+process.on('SIGUSR2', () => {
+  fs.closeSync(3);
+  const extra = [];
+  for (let fd = fs.openSync('/dev/null', 'r'); fd !== 3; fd = fs.openSync('/dev/null', 'r')) extra.push(fd);
+  for (const fd of extra) fs.closeSync(fd);
+  process.stderr.write('sabotaged\\n');
+});
+`,
+  );
+  const logFd = bindDgram(logSocket);
+  const proc = spawn(process.execPath, ['--import', pathToFileURL(sabotage).href, BIN('memlogd'), '-fd-log=3', '-socket-query', querySocket], {
+    stdio: ['ignore', 'ignore', 'pipe', logFd, logFd],
+  });
+  fs.closeSync(logFd);
+  t.after(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill();
+  });
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  await waitFor('memlogd to answer', async () => (await dump(querySocket))[0]?.msg === 'memlogd started');
+  const follower = await follow(querySocket, 2);
+  await waitFor('the follower', () => follower.entries.length > 0);
+
+  proc.kill('SIGUSR2');
+  await waitFor('the sabotage', () => stderr.includes('sabotaged'));
+  sendFds(logSocket, Buffer.from('wake up'), []);
+  await waitFor('memlogd to exit', () => proc.exitCode !== null);
+  assert.equal(proc.exitCode, 1);
+  const said = /the log socket failed \(recvmsg fd 3: Socket operation on non-socket\): no stream can be handed to this memlogd any more/;
+  assert.match(stderr, new RegExp(`memlogd: ${said.source}; exiting\\n`));
+  await waitFor('the entry saying so', () => messagesOf(follower.entries, 'memlogd').some((m) => said.test(m)));
+  follower.close();
+});
+
+test('a line ending in CR LF loses its CR, as upstream; a CR elsewhere is kept', async (t) => {
+  const daemon = await startDaemon(t, tmpdir(t));
+  const fd = await openStream(daemon.logSocket, 'crlf');
+  fs.writeSync(fd, 'dos line\r\nbare\rinside\r\nsplit across writes\r');
+  await waitFor('the first two lines', async () => messagesOf(await dump(daemon.querySocket), 'crlf').length === 2);
+  fs.writeSync(fd, '\nends in a CR at EOF\r');
+  fs.closeSync(fd);
+  await waitFor('four lines', async () => messagesOf(await dump(daemon.querySocket), 'crlf').length === 4);
+  assert.deepEqual(messagesOf(await dump(daemon.querySocket), 'crlf'), ['dos line', 'bare\rinside', 'split across writes', 'ends in a CR at EOF\r']);
+  // logread prints no raw carriage return at the end of a line.
+  const r = await run(process.execPath, [BIN('logread'), '-socket', daemon.querySocket]);
+  assert.match(r.stdout, /;crlf;dos line\n/);
+  assert.match(r.stdout, /;crlf;split across writes\n/);
+});
+
+test('one stream handed over twice is read once: status lists it once and every line arrives whole', async (t) => {
+  const daemon = await startDaemon(t, tmpdir(t));
+  const [mine, theirs] = socketpair();
+  try {
+    // As after a memlogd restart: a datagram still queued for the old daemon, and the init handing the stream again.
+    sendFds(daemon.logSocket, Buffer.from('twice'), [theirs]);
+    sendFds(daemon.logSocket, Buffer.from('twice'), [theirs]);
+  } finally {
+    fs.closeSync(theirs);
+  }
+  await waitFor('the second hand-over refused', async () =>
+    messagesOf(await dump(daemon.querySocket), 'memlogd').some((m) => m === 'closed an fd for "twice": memlogd reads that stream already (as "twice")'),
+  );
+  const line = 'x'.repeat(300);
+  for (let i = 0; i < 20; i++) fs.writeSync(mine, Array.from({ length: 100 }, (_, k) => `${i * 100 + k} ${line}\n`).join(''));
+  fs.closeSync(mine);
+  const msgs = await waitFor('every line', async () => {
+    const m = messagesOf(await dump(daemon.querySocket), 'twice');
+    return m.length >= 2000 && m;
+  });
+  assert.deepEqual(msgs, Array.from({ length: 2000 }, (_, i) => `${i} ${line}`));
+  const r = await run(process.execPath, [BIN('memlog'), 'status', '-socket', daemon.querySocket]);
+  assert.equal((JSON.parse(r.stdout) as { duplicateStreams: number }).duplicateStreams, 1);
+});
+
+test("memlogd's readiness and drain checks cost it a status line, not a dump of its ring", async (t) => {
+  const dir = tmpdir(t);
+  const child = await MemlogdChild.start({ socketLog: path.join(dir, 'log.sock'), socketQuery: path.join(dir, 'query.sock'), maxLines: 100_000, maxBytes: 64 * 1024 * 1024 });
+  t.after(() => child.stop(2000));
+  const fd = await openStream(child.logSocket, 'filler');
+  const line = 'y'.repeat(200);
+  for (let i = 0; i < 50; i++) fs.writeSync(fd, `${line}\n`.repeat(1000));
+  fs.closeSync(fd);
+  await waitFor('50,000 entries in the ring', async () => ((await child.status())?.ring.entries ?? 0) > 50_000);
+  // Bytes memlogd has written (to sockets and anything else), as the kernel counts them.
+  const written = (): number => Number(/wchar: (\d+)/.exec(fs.readFileSync(`/proc/${child.proc.pid}/io`, 'utf8'))?.[1]);
+  const before = written();
+  for (let i = 0; i < 10; i++) assert.ok((await child.status())?.daemon);
+  const cost = written() - before;
+  // A dump of this ring is over 10 MB; ten status answers are a few kilobytes.
+  assert.ok(cost < 100_000, `ten checks made memlogd write ${cost} bytes`);
 });

@@ -1,105 +1,32 @@
 /** Tests for the N-API addon, with real sockets in a temporary directory. */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
+import { bindDgram, bindListen, clockRealtime, DGRAM_FDS_TRUNCATED, DGRAM_NAME_TRUNCATED, DgramReceiver, dupFd, fdInfo, sendFds, socketpair } from '../src/native.js';
 import {
-  bindDgram,
-  bindListen,
-  clockRealtime,
-  DGRAM_FDS_TRUNCATED,
-  DGRAM_NAME_TRUNCATED,
-  DgramReceiver,
-  fdInfo,
-  sendFds,
-  socketpair,
-  type NativeSystemError,
-} from '../src/native.js';
-import { fdsBackTo, socketsAt, waitFor } from './helpers.js';
+  assertConnected,
+  assertSysError,
+  closeAll,
+  countFds,
+  dir,
+  NATIVE_URL,
+  receiver,
+  runChild,
+  fdsBackTo,
+  released,
+  sockPath,
+  until,
+  type Datagram,
+} from './native-support.js';
 
-const NATIVE_URL = new URL('../src/native.js', import.meta.url).href;
-
-let dir = '';
-let seq = 0;
-before(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memlog-native-'));
-});
-after(() => {
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function sockPath(): string {
-  return path.join(dir, `s${seq++}.sock`);
-}
-
-function countFds(): number {
-  return fs.readdirSync('/proc/self/fd').length;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function until(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
-}
-
-
-interface Datagram {
-  name: Buffer;
-  fds: number[];
-  flags: number;
-}
-
-function receiver(maxName = 256, maxFds?: number) {
-  const p = sockPath();
-  const got: Datagram[] = [];
-  const r = new DgramReceiver(bindDgram(p), maxName, (name, fds, flags) => got.push({ name, fds, flags }), maxFds);
-  return {
-    path: p,
-    got,
-    r,
-    close(): void {
-      r.close();
-      fs.rmSync(p, { force: true });
-    },
-  };
-}
-
-function closeAll(fds: number[]): void {
-  for (const fd of fds) fs.closeSync(fd);
-}
-
-/** Writes `text` on `from` and checks it arrives on `to`. */
-function assertConnected(from: number, to: number, text: string): void {
-  fs.writeSync(from, text);
-  const buf = Buffer.alloc(64);
-  const n = fs.readSync(to, buf, 0, buf.length, null);
-  assert.equal(buf.subarray(0, n).toString(), text);
-}
-
-function assertSysError(fn: () => unknown, code: string, syscall?: string): NativeSystemError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof Error, `expected an Error with code ${code}`);
-  const err = caught as NativeSystemError;
-  assert.equal(err.code, code);
-  assert.equal(typeof err.errno, 'number');
-  assert.equal(err.errno, -(os.constants.errno as Record<string, number>)[code]!);
-  if (syscall !== undefined) assert.equal(err.syscall, syscall);
-  return err;
+/** What fdInfo says the fd is, without the identity of the open file. */
+function what(fd: number): { kind: string; readable: boolean; writable: boolean } {
+  const { kind, readable, writable } = fdInfo(fd);
+  return { kind, readable, writable };
 }
 
 test('socketpair: connected stream sockets', () => {
@@ -107,7 +34,7 @@ test('socketpair: connected stream sockets', () => {
   try {
     assertConnected(a, b, 'hello');
     assertConnected(b, a, 'back');
-    for (const fd of [a, b]) assert.deepEqual(fdInfo(fd), { kind: 'socket-stream', readable: true, writable: true });
+    for (const fd of [a, b]) assert.deepEqual(what(fd), { kind: 'socket-stream', readable: true, writable: true });
   } finally {
     closeAll([a, b]);
   }
@@ -175,29 +102,68 @@ test('fdInfo: dir, file, fifo, chr, dgram socket', () => {
   try {
     const d = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
     opened.push(d);
-    assert.deepEqual(fdInfo(d), { kind: 'dir', readable: true, writable: false });
+    assert.deepEqual(what(d), { kind: 'dir', readable: true, writable: false });
 
     const f = fs.openSync(path.join(dir, 'file.txt'), 'w');
     opened.push(f);
-    assert.deepEqual(fdInfo(f), { kind: 'file', readable: false, writable: true });
+    assert.deepEqual(what(f), { kind: 'file', readable: false, writable: true });
 
     const fifo = path.join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
     const q = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     opened.push(q);
-    assert.deepEqual(fdInfo(q), { kind: 'fifo', readable: true, writable: false });
+    assert.deepEqual(what(q), { kind: 'fifo', readable: true, writable: false });
 
     const n = fs.openSync('/dev/null', 'r+');
     opened.push(n);
-    assert.deepEqual(fdInfo(n), { kind: 'chr', readable: true, writable: true });
+    assert.deepEqual(what(n), { kind: 'chr', readable: true, writable: true });
 
     const s = bindDgram(sockPath());
     opened.push(s);
-    assert.deepEqual(fdInfo(s), { kind: 'socket-dgram', readable: true, writable: true });
+    assert.deepEqual(what(s), { kind: 'socket-dgram', readable: true, writable: true });
   } finally {
     closeAll(opened);
   }
   assertSysError(() => fdInfo(opened[0]!), 'EBADF', 'fstat');
+});
+
+test('fdInfo: dev and ino name the open file: two fds of one pipe agree, another pipe differs', async () => {
+  const opened: number[] = [];
+  const fifo = (name: string): [number, number] => {
+    const p = path.join(dir, name);
+    execFileSync('mkfifo', [p]);
+    const r = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const w = fs.openSync(p, fs.constants.O_WRONLY);
+    opened.push(r, w);
+    return [r, w];
+  };
+  const rx = receiver();
+  try {
+    const id = (fd: number): string => {
+      const { dev, ino } = fdInfo(fd);
+      assert.ok(Number.isInteger(dev) && Number.isInteger(ino) && ino > 0, `dev ${dev} ino ${ino}`);
+      return `${dev}:${ino}`;
+    };
+    const [r1, w1] = fifo('one.fifo');
+    const [r2] = fifo('two.fifo');
+    assert.equal(id(r1), id(w1));
+    assert.notEqual(id(r1), id(r2));
+    // The same stream handed over twice (as after a memlogd restart) arrives as two fds of one file.
+    const [a, b] = socketpair();
+    opened.push(a, b);
+    sendFds(rx.path, Buffer.from('first'), [b]);
+    sendFds(rx.path, Buffer.from('again'), [b]);
+    await until('both datagrams', () => rx.got.length === 2);
+    const [first, again] = rx.got.map((d) => d.fds[0]!);
+    opened.push(first!, again!);
+    assert.notEqual(first, again);
+    assert.equal(id(first!), id(b));
+    assert.equal(id(again!), id(b));
+    assert.notEqual(id(a), id(b)); // the two ends of a socketpair are two sockets
+  } finally {
+    closeAll(opened);
+    rx.close();
+  }
 });
 
 test('no fd leak over 200 datagrams of 3 fds each, nor after close()', async () => {
@@ -210,7 +176,7 @@ test('no fd leak over 200 datagrams of 3 fds each, nor after close()', async () 
     await until('warm-up', () => rx.got.length === 1);
     closeAll(rx.got[0]!.fds);
     rx.close();
-    await waitFor('the warm-up receiver closed', () => socketsAt(rx.path).length === 0);
+    await released(rx.path);
   }
   const baseline = countFds();
   const rx = receiver();
@@ -234,7 +200,7 @@ test('no fd leak over 200 datagrams of 3 fds each, nor after close()', async () 
   }
   rx.close();
   rx.close(); // idempotent
-  await fdsBackTo(process.pid, baseline);
+  await fdsBackTo(baseline);
 });
 
 test('errors look like Node system errors', () => {
@@ -284,7 +250,7 @@ test('bad arguments throw TypeError / RangeError', () => {
     const noop = (): void => {};
     assert.throws(() => new DgramReceiver(fd, 0, noop), RangeError);
     assert.throws(() => new DgramReceiver(fd, 65537, noop), RangeError);
-    assert.throws(() => new DgramReceiver(fd, 16, noop, 254), RangeError);
+    assert.throws(() => new DgramReceiver(fd, 16, noop, { maxFds: 254 }), RangeError);
     assert.throws(() => new DgramReceiver(fd, 16, 'f' as unknown as () => void), TypeError);
     // Not a datagram socket: refused, and the fd stays the caller's.
     const [a, b] = socketpair();
@@ -318,7 +284,7 @@ test('MSG_CTRUNC: truncated fds are all closed and reported', async () => {
   assert.equal(two.fds.length, 2);
   closeAll(two.fds);
   rx.close();
-  await fdsBackTo(process.pid, baseline);
+  await fdsBackTo(baseline);
 });
 
 test('clockRealtime agrees with Date.now()', () => {
@@ -357,7 +323,7 @@ test('close() from inside the callback stops delivery; queued fds are not leaked
   }
   await until('first datagram', () => got.length === 1);
   // The unread datagrams (and their fds) go away with the socket; once it is closed, nothing more can come.
-  await fdsBackTo(process.pid, baseline);
+  await fdsBackTo(baseline);
   assert.deepEqual(got, ['d0']);
   fs.rmSync(p);
 });
@@ -369,13 +335,13 @@ test('many receivers can be created and closed', async () => {
   await until('all', () => rxs.every((rx) => rx.got.length === 1));
   rxs.forEach((rx, i) => assert.equal(rx.got[0]!.name.toString(), `r${i}`));
   for (const rx of rxs) rx.close();
-  await fdsBackTo(process.pid, baseline);
+  await fdsBackTo(baseline);
 });
 
 test('bindListen works with net.Server.listen({fd})', async () => {
   const p = sockPath();
   const fd = bindListen(p, 16);
-  assert.deepEqual(fdInfo(fd), { kind: 'socket-stream', readable: true, writable: true });
+  assert.deepEqual(what(fd), { kind: 'socket-stream', readable: true, writable: true });
   const server = net.createServer((conn) => conn.end('hi from server'));
   await new Promise<void>((resolve) => server.listen({ fd }, resolve));
   try {
@@ -392,16 +358,6 @@ test('bindListen works with net.Server.listen({fd})', async () => {
     fs.rmSync(p, { force: true });
   }
 });
-
-/** Runs an ES module snippet in a child node process with `native` imported. */
-function runChild(code: string, args: string[] = []) {
-  const script = `import * as native from ${JSON.stringify(NATIVE_URL)};\n${code}`;
-  return spawnSync(process.execPath, [...args, '--input-type=module', '-e', script], {
-    encoding: 'utf8',
-    timeout: 20_000,
-    env: { ...process.env, SOCK: sockPath() },
-  });
-}
 
 test('an exception in the callback becomes an uncaught exception, and delivery goes on', () => {
   const res = runChild(`
@@ -492,6 +448,26 @@ test('a receiver left open in a terminated Worker is torn down cleanly', async (
   await until('worker received', () => messages.includes('got'));
   await worker.terminate();
   // Worker threads share the fd table: the receiver's socket must be gone.
-  await fdsBackTo(process.pid, baseline);
+  await fdsBackTo(baseline);
   fs.rmSync(p);
+});
+
+test('dupFd: a second fd for the same open file, close-on-exec; closing one leaves the other working', () => {
+  const [a, b] = socketpair();
+  const copy = dupFd(a);
+  try {
+    assert.notEqual(copy, a);
+    assert.equal(`${fdInfo(copy).dev}:${fdInfo(copy).ino}`, `${fdInfo(a).dev}:${fdInfo(a).ino}`);
+    const flags = parseInt(/^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${copy}`, 'utf8'))?.[1] ?? '0', 8);
+    assert.ok((flags & 0o2000000) !== 0, 'O_CLOEXEC');
+    fs.closeSync(copy);
+    fs.writeSync(b, 'still there');
+    const got = Buffer.alloc(32);
+    const n = fs.readSync(a, got);
+    assert.equal(got.subarray(0, n).toString(), 'still there');
+  } finally {
+    fs.closeSync(a);
+    fs.closeSync(b);
+  }
+  assert.throws(() => dupFd(a), { code: 'EBADF' });
 });

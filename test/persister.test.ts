@@ -104,7 +104,7 @@ test('files rotate in upstream order: X.log, X.log.1 newest, ..., at most -max-l
   const logDir = path.join(dir, 'log');
   const daemon = await startDaemon(t, dir, ['-max-lines', '10000']);
   startPersister(t, daemon.querySocket, logDir, ['-max-log-files', '3', '-max-log-size', '200']);
-  const fd = openStream(daemon.logSocket, 'rot');
+  const fd = await openStream(daemon.logSocket, 'rot');
   // Each file line is "<20-byte time> rot line NN\n" = 33 bytes: 7 lines make 231 > 200, so a file holds 7 lines.
   fs.writeSync(fd, Array.from({ length: 30 }, (_, i) => `line ${String(i).padStart(2, '0')}`).join('\n') + '\n');
   fs.closeSync(fd);
@@ -127,7 +127,7 @@ test('-compress gzips rotated files', async (t) => {
   const logDir = path.join(dir, 'log');
   const daemon = await startDaemon(t, dir);
   startPersister(t, daemon.querySocket, logDir, ['-max-log-size', '100', '-compress']);
-  const fd = openStream(daemon.logSocket, 'gz');
+  const fd = await openStream(daemon.logSocket, 'gz');
   fs.writeSync(fd, 'first line of many\nsecond line of many\nthird line of many\nfourth\n');
   fs.closeSync(fd);
   await waitFor('gz.log.1.gz', () => fs.existsSync(path.join(logDir, 'gz.log.1.gz')));
@@ -141,7 +141,7 @@ test('a source named ../../x stays inside the log directory', async (t) => {
   const daemon = await startDaemon(t, dir);
   startPersister(t, daemon.querySocket, logDir);
   for (const name of ['../../x', '/etc/passwd', '.hidden', '..']) {
-    const fd = openStream(daemon.logSocket, name);
+    const fd = await openStream(daemon.logSocket, name);
     fs.writeSync(fd, `from ${name}\n`);
     fs.closeSync(fd);
   }
@@ -211,7 +211,7 @@ test('lines the ring dropped while logwrite was stopped are marked in the file w
   const p = startPersister(t, daemon.querySocket, logDir);
   await waitFor('memlogd.log', () => read(path.join(logDir, 'memlogd.log')).length > 0);
   p.proc.kill('SIGSTOP');
-  const fd = openStream(daemon.logSocket, 'burst');
+  const fd = await openStream(daemon.logSocket, 'burst');
   fs.writeSync(fd, Array.from({ length: 50_000 }, (_, i) => `b ${i}`).join('\n') + '\n');
   fs.closeSync(fd);
   await waitFor('the burst in the ring', async () => messagesOf(await dump(daemon.querySocket), 'burst').includes('b 49999'));
@@ -282,7 +282,7 @@ test('an unusable log directory is reported once, its lines are kept, and they a
   await waitFor('the problem reported', () => p.stderr().includes('cannot make'));
   // More lines, in turns, while it cannot write them: more flushes that fail the same way.
   for (let i = 0; i < 3; i++) {
-    const fd = openStream(daemon.logSocket, 'svc');
+    const fd = await openStream(daemon.logSocket, 'svc');
     fs.writeSync(fd, `line ${i}\n`);
     fs.closeSync(fd);
     await waitFor(`line ${i} in memlogd`, async () => messagesOf(await dump(daemon.querySocket), 'svc').length === i + 1);

@@ -13,7 +13,8 @@ import { SourceTable } from '../src/ring/sources.js';
 import { MAX_ESCAPE_GROWTH, escapeJsonBuffer, escapeJsonBytes } from '../src/entry/json-escape.js';
 import { EntryEncoder, encodeOwnEntry } from '../src/outputs/entry-encoder.js';
 import { formatRfc3339Nano, parseRfc3339 } from '../src/entry/rfc3339.js';
-import { MAX_NAME_BYTES, sourceName } from '../src/inputs/source-name.js';
+import { sourceName } from '../src/inputs/source-name.js';
+import { MAX_NAME_BYTES } from '../src/protocol/wire.js';
 import { anyString, chunking, chunksOf, goDecode, isUtf8, lineStream, printable, runs, utf8ishBytes } from './prop-support.js';
 
 // ---------------------------------------------------------------------------
@@ -45,7 +46,7 @@ function splitReads(reads: Buffer[], maxLineLen: number): Split {
 }
 
 /**
- * The reference: split on '\n', each line cut to maxLineLen bytes, a final
+ * The reference: split on '\n', a CR just before it dropped, each line cut to maxLineLen bytes, a final
  * fragment without '\n' is an entry if not empty. An entry is stamped with the
  * read holding the byte that completes it: its newline, or for a line longer
  * than maxLineLen the first byte past the limit; a last fragment, the end.
@@ -62,7 +63,8 @@ function splitModel(reads: Buffer[], maxLineLen: number): Split {
   let start = 0;
   for (;;) {
     const nl = stream.indexOf(10, start);
-    const end = nl < 0 ? stream.length : nl;
+    // A CR right before the newline is not part of the line (as Go's ReadLine).
+    const end = nl < 0 ? stream.length : nl > start && stream[nl - 1] === 13 ? nl - 1 : nl;
     if (nl < 0 && end === start) break;
     const long = end - start > maxLineLen;
     lines.push(Buffer.from(stream.subarray(start, long ? start + maxLineLen : end)));

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import fc from 'fast-check';
 import { MAX_STEM_BYTES, fileStem, isFileStem, sourceOfStem } from '../src/persist/file-names.js';
-import { MAX_NAME_BYTES, sourceName } from '../src/inputs/source-name.js';
+import { sourceName } from '../src/inputs/source-name.js';
+import { MAX_NAME_BYTES } from '../src/protocol/wire.js';
 import { anyString, isWellFormed, printable, runs, utf8ishBytes } from './prop-support.js';
 
 // ---------------------------------------------------------------------------

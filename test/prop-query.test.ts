@@ -1,5 +1,5 @@
 /**
- * Properties of the query socket's request parser (src/outputs/query-request.ts):
+ * Properties of the query socket's request parser (src/protocol/wire.ts):
  * what a client sends is untrusted, arrives in any chunking, and must give the
  * same request, or a RequestError, with bounded buffering. See
  * test/prop-support.ts for reproducing a failure.
@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { MAX_REQUEST_LINE, MODE_RESUME, RequestError, RequestParser, encodeRequest, parseResume, type QueryRequest } from '../src/outputs/query-request.js';
+import { MAX_REQUEST_LINE, MODE_RESUME, RequestError, RequestParser, encodeRequest, parseResume, type QueryRequest } from '../src/protocol/wire.js';
 import { anyString, chunking, chunksOf, printable, runs, utf8ishBytes } from './prop-support.js';
 
 type Outcome = { request: QueryRequest } | { error: string } | { pending: true };

@@ -120,6 +120,8 @@ export const lineStream = (opts: { longRun?: number; maxPieces?: number; also?: 
     .array(
       fc.oneof(
         { weight: 4, arbitrary: fc.constant(Buffer.from('\n')) },
+        // CR LF ends a line without its CR; a lone CR is part of it.
+        { weight: 2, arbitrary: fc.constantFrom(Buffer.from('\r\n'), Buffer.from('\r')) },
         { weight: 3, arbitrary: fc.uint8Array({ maxLength: 12 }).map((a) => Buffer.from(a)) },
         { weight: 2, arbitrary: fc.stringMatching(/^[ -~]{0,20}$/).map((s) => Buffer.from(s)) },
         { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 0, max: longRun }), fc.integer({ min: 0, max: 255 })).map(([n, b]) => Buffer.alloc(n, b === 10 ? 0x78 : b)) },

@@ -24,7 +24,7 @@ async function rawDump(querySocket: string): Promise<Line[]> {
 
 test("entries carry the sender's pid, uid and gid as the kernel reports them", async (t) => {
   const daemon = await startDaemon(t, tmpdir(t));
-  const fd = openStream(daemon.logSocket, 'mine');
+  const fd = await openStream(daemon.logSocket, 'mine');
   fs.writeSync(fd, 'from the test process\n');
   fs.closeSync(fd);
   const entries = await waitFor('the line', async () => {
@@ -45,7 +45,7 @@ test('a sender cannot pass for another: the same name from another user is anoth
   const dir = tmpdir(t);
   fs.chmodSync(dir, 0o755);
   const daemon = await startDaemon(t, dir, ['-socket-mode', '0666']);
-  const fd = openStream(daemon.logSocket, 'svc');
+  const fd = await openStream(daemon.logSocket, 'svc');
   fs.writeSync(fd, 'the real one\n');
   fs.closeSync(fd);
   const r = await run(...nobody.command('logwrite', ['-socket', daemon.logSocket, '-n', 'svc', 'sh', '-c', 'echo forged >&2']));
@@ -63,7 +63,7 @@ test('a sender cannot pass for another: the same name from another user is anoth
 
 test('memlog status lists the streams with their senders, the ring and the clients', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t));
-  const fd = openStream(daemon.logSocket, 'open-stream');
+  const fd = await openStream(daemon.logSocket, 'open-stream');
   fs.writeSync(fd, 'one\ntwo\n');
   await waitFor('the lines', async () => (await rawDump(daemon.querySocket)).filter((x) => x.source === 'open-stream').length === 2);
   const r = await run(process.execPath, [BIN('memlog'), 'status', '-socket', daemon.querySocket]);

@@ -37,7 +37,7 @@ function readLines(socket: net.Socket, until: (lines: Line[]) => boolean = () =>
 }
 
 async function writeLines(logSocket: string, name: string, lines: string[]): Promise<void> {
-  const fd = openStream(logSocket, name);
+  const fd = await openStream(logSocket, name);
   fs.writeSync(fd, lines.map((l) => l + '\n').join(''));
   fs.closeSync(fd);
 }

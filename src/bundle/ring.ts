@@ -3,14 +3,12 @@ import fs from 'node:fs';
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import { formatText } from '../clients/logread.js';
-import { ConnectError, connectQuery, LineReader, parseEntry } from '../clients/query-client.js';
-import { MODE_DUMP, MODE_STATUS } from '../outputs/query-request.js';
+import { ConnectError, connectQuery, LineReader, parseEntry, queryStatus } from '../clients/query-client.js';
+import { MODE_DUMP } from '../protocol/wire.js';
 import { describe, endStream } from './files.js';
 
 /** A dump that sends nothing for this long is given up (a wedged daemon must not hang the bundle). */
 const DUMP_IDLE_MS = 30_000;
-/** Ours answers its status at once; an upstream memlogd leaves the request unanswered: after this long, it is taken for one. */
-const STATUS_TIMEOUT_MS = 2000;
 
 /** summary.json's memlogd. */
 export interface MemlogdReport {
@@ -45,18 +43,14 @@ export async function captureRing(
   const ring: RingCapture = { reachable: false, memlogd: { reachable: false }, entries: 0, sources: new Map(), lossMarkers: 0 };
   // The daemon's id and sequence numbers, from its status: one line (a resume request would start a dump and a follow).
   try {
-    const status = await readStatus(socketPath);
+    const status = await queryStatus(socketPath);
     ring.reachable = true;
-    if (status) {
-      const { daemon, first, next } = status;
-      Object.assign(ring.memlogd, { daemon, first, next, dropped: first });
-    } else {
-      notes.push(`memlogd at ${socketPath} did not answer a status request (an upstream memlogd?): no daemon id or sequence numbers`);
-    }
+    const { first, next } = status.ring;
+    Object.assign(ring.memlogd, { daemon: status.daemon, first, next, dropped: first });
   } catch (err) {
     if (err instanceof ConnectError) return unreachable(ring, socketPath, err, notes);
-    // It answered, but not with a status: the dump may still work.
-    notes.push(`memlogd at ${socketPath}: ${describe(err)}`);
+    // No status (an upstream memlogd has none) or not one: the dump may still work.
+    notes.push(`${describe(err)}: no daemon id or sequence numbers`);
   }
   // The entries, from a plain dump.
   const files = { jsonl: path.join(work, 'ring.jsonl'), txt: path.join(work, 'ring.txt') };
@@ -136,36 +130,6 @@ export async function captureRing(
   if (lines.pending > 0) notes.push(`the dump from ${socketPath} ended in the middle of a line (${lines.pending} bytes)`);
   if (malformed > 0) notes.push(`${malformed} lines of the dump from ${socketPath} were not entries (kept in ring.jsonl)`);
   return ring;
-}
-
-/** The daemon's id and its ring's sequence numbers from a status request (mode 4); undefined if it leaves it unanswered. */
-async function readStatus(socketPath: string): Promise<{ daemon: string; first: number; next: number } | undefined> {
-  const socket = await connectQuery(socketPath, MODE_STATUS);
-  const line = await new Promise<Buffer | undefined>((resolve, reject) => {
-    const lines = new LineReader();
-    socket.setTimeout(STATUS_TIMEOUT_MS, () => resolve(undefined));
-    socket.on('data', (chunk: Buffer) => lines.push(chunk, (l) => resolve(Buffer.from(l))));
-    socket.on('end', () => reject(new Error(`${socketPath} closed the connection without a status`)));
-    socket.on('error', reject);
-  }).finally(() => socket.destroy());
-  if (line === undefined) return undefined;
-  const text = line.toString('utf8');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new Error(`${socketPath} answered the status request with something that is not JSON`);
-  }
-  // Another process's answer: every field checked before it is used.
-  type Status = { memlogd?: { daemon?: unknown; ring?: { first?: unknown; next?: unknown } | null } | null };
-  const status = typeof value === 'object' && value !== null ? (value as Status).memlogd : undefined;
-  const daemon = status?.daemon;
-  const first = status?.ring?.first;
-  const next = status?.ring?.next;
-  if (typeof daemon !== 'string' || typeof first !== 'number' || typeof next !== 'number' || !Number.isSafeInteger(first) || !Number.isSafeInteger(next)) {
-    throw new Error(`${socketPath} did not answer with a status: ${text.slice(0, 200)}`);
-  }
-  return { daemon, first, next };
 }
 
 function unreachable(ring: RingCapture, socketPath: string, err: ConnectError, notes: string[]): RingCapture {

@@ -5,7 +5,7 @@
  * (the bundle then holds the files only, and says so).
  */
 import { createBundle } from '../bundle/bundle.js';
-import { DEFAULT_QUERY_SOCKET } from '../daemon/memlogd.js';
+import { DEFAULT_QUERY_SOCKET } from '../protocol/wire.js';
 import { DEFAULT_KMSG_DEVICE } from '../kmsg/reader.js';
 import { parseCommandLine, usage, type FlagSpecs } from './flags.js';
 

@@ -1,5 +1,5 @@
 /** The launcher's command line: `logwrite [-socket PATH] [-n NAME] COMMAND [ARGS...]` (PROTOCOL.md section 5). */
-import { DEFAULT_LOG_SOCKET } from '../daemon/memlogd.js';
+import { DEFAULT_LOG_SOCKET } from '../protocol/wire.js';
 import { launch } from '../clients/launcher.js';
 import { parseCommandLine, usage, type FlagSpecs } from './flags.js';
 

@@ -1,6 +1,6 @@
 /** logread: `logread [-socket PATH] [-f] [-F]` (PROTOCOL.md section 4). */
-import { DEFAULT_QUERY_SOCKET } from '../daemon/memlogd.js';
-import { MODE_DUMP, MODE_DUMP_FOLLOW, MODE_FOLLOW } from '../outputs/query-server.js';
+import { DEFAULT_QUERY_SOCKET } from '../protocol/wire.js';
+import { MODE_DUMP, MODE_DUMP_FOLLOW, MODE_FOLLOW } from '../protocol/wire.js';
 import { logread } from '../clients/logread.js';
 import { parseCommandLine, type FlagSpecs } from './flags.js';
 

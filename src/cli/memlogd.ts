@@ -51,12 +51,18 @@ export async function memlogdMain(argv: string[], synopsis = 'memlogd [flags]'):
   if (values.daemonize) return daemonize(opts);
 
   const daemon = await Memlogd.start(opts);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => resolve();
+  const failure = await new Promise<Error | undefined>((resolve) => {
+    const stop = (): void => resolve(undefined);
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    void daemon.failed.then(resolve);
   });
   await daemon.close();
+  if (failure) {
+    // Non-zero, so that a supervisor (the init, say) starts a new memlogd.
+    process.stderr.write(`memlogd: ${failure.message}; exiting\n`);
+    return 1;
+  }
   return 0;
 }
 

@@ -1,5 +1,5 @@
 /** The persister's command line: `logwrite [-socket PATH] [-log-dir DIR] [-max-log-files N] [-max-log-size BYTES] ...` (PROTOCOL.md section 6). */
-import { DEFAULT_QUERY_SOCKET } from '../daemon/memlogd.js';
+import { DEFAULT_QUERY_SOCKET } from '../protocol/wire.js';
 import { Persister } from '../persist/persister.js';
 import { parseCommandLine, type FlagSpecs } from './flags.js';
 

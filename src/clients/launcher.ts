@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { sendFds, socketpair } from '../native.js';
+import { sendFdsAsync, socketpair } from '../native.js';
 
 export interface LaunchOptions {
   socket: string;
@@ -22,11 +22,15 @@ export interface LaunchOptions {
   warn(msg: string): void;
 }
 
-/** Hands one end of a new socketpair to memlogd; returns the end to write to, or undefined. */
-function handOver(socketPath: string, name: string): number {
+/**
+ * Hands one end of a new socketpair to memlogd; resolves to the end to write
+ * to. While memlogd's queue is full it waits (for at most the send timeout)
+ * without blocking the event loop: the tees go on meanwhile.
+ */
+async function handOver(socketPath: string, name: string): Promise<number> {
   const [local, remote] = socketpair();
   try {
-    sendFds(socketPath, Buffer.from(name), [remote]);
+    await sendFdsAsync(socketPath, Buffer.from(name), [remote]);
     return local;
   } catch (err) {
     fs.closeSync(local);
@@ -46,7 +50,7 @@ const RECONNECT_MS = 250;
  * socketpair is handed to the log socket, under the same name, as soon as a
  * memlogd takes it again.
  */
-function tee(from: Readable, local: Writable, toMemlogd: net.Socket | undefined, reconnect: (() => net.Socket | undefined) | undefined): Promise<void> {
+function tee(from: Readable, local: Writable, toMemlogd: net.Socket | undefined, reconnect: (() => Promise<net.Socket | undefined>) | undefined): Promise<void> {
   let memlogd: net.Socket | undefined;
   let retry: NodeJS.Timeout | undefined;
   let ended = false;
@@ -62,10 +66,12 @@ function tee(from: Readable, local: Writable, toMemlogd: net.Socket | undefined,
   const scheduleReconnect = (): void => {
     if (!reconnect || retry || ended) return;
     retry = setTimeout(() => {
-      retry = undefined;
-      const socket = reconnect();
-      if (socket) attach(socket);
-      else scheduleReconnect();
+      void reconnect().then((socket) => {
+        retry = undefined;
+        if (socket && ended) socket.destroy(); // the output ended while it was handed over
+        else if (socket) attach(socket);
+        else scheduleReconnect();
+      });
     }, RECONNECT_MS);
     retry.unref();
   };
@@ -105,8 +111,8 @@ export async function launch(opts: LaunchOptions): Promise<number> {
   let outFd: number | undefined;
   let errFd: number | undefined;
   try {
-    outFd = handOver(opts.socket, `${name}.out`);
-    errFd = handOver(opts.socket, name);
+    outFd = await handOver(opts.socket, `${name}.out`);
+    errFd = await handOver(opts.socket, name);
   } catch (err) {
     if (outFd !== undefined) fs.closeSync(outFd);
     outFd = errFd = undefined;
@@ -135,9 +141,9 @@ export async function launch(opts: LaunchOptions): Promise<number> {
   process.on('SIGTERM', forward);
   try {
     // Streams handed over at start find their way back to a restarted memlogd; without one at start, none is sought.
-    const again = (streamName: string) => (): net.Socket | undefined => {
+    const again = (streamName: string) => async (): Promise<net.Socket | undefined> => {
       try {
-        return toMemlogd(handOver(opts.socket, streamName));
+        return toMemlogd(await handOver(opts.socket, streamName));
       } catch {
         return undefined;
       }

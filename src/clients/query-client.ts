@@ -3,7 +3,22 @@
  * JSON lines back one by one. Works against our daemon and upstream's.
  */
 import net from 'node:net';
-import { encodeRequest, MODE_DUMP_FOLLOW, MODE_RESUME, type QueryRequest } from '../outputs/query-request.js';
+import {
+  encodeRequest,
+  isHello,
+  isStatus,
+  MAX_HELLO,
+  MAX_STATUS_LINE,
+  MODE_DUMP_FOLLOW,
+  MODE_RESUME,
+  MODE_STATUS,
+  parseAnswer,
+  type DaemonStatus,
+  type Hello,
+  type QueryRequest,
+} from '../protocol/wire.js';
+
+export type { Hello } from '../protocol/wire.js';
 
 export interface WireEntry {
   time: string;
@@ -100,6 +115,14 @@ export class LineReader {
   get pending(): number {
     return this.rest?.length ?? 0;
   }
+
+  /** Takes what is left after the last newline, if anything (the stream stops here). */
+  takeRest(): Buffer | undefined {
+    const rest = this.rest;
+    this.rest = undefined;
+    this.skipping = false;
+    return rest;
+  }
 }
 
 /** Parses one wire line; undefined if it is not an entry. */
@@ -115,19 +138,6 @@ export function parseEntry(line: Buffer): WireEntry | undefined {
   }
 }
 
-/** Longest hello line accepted. */
-const MAX_HELLO = 64 * 1024;
-
-/** The first line a resuming client gets from our daemon. */
-export interface Hello {
-  protocol: number;
-  daemon: string;
-  first: number;
-  next: number;
-  /** Sequence number of the first entry that will follow (entries before it and after `after` are reported lost). */
-  start: number;
-}
-
 export interface ResumeConnection {
   socket: net.Socket;
   /** Undefined when the daemon did not answer the resume request (an upstream daemon): the stream is plain mode 2. */
@@ -137,42 +147,42 @@ export interface ResumeConnection {
 }
 
 /**
- * Asks to resume after `after` (mode 3). A daemon that does not answer within
- * helloTimeoutMs is taken for an upstream one, which ignores mode 3: the
- * connection is made again in plain mode 2.
+ * The first line the daemon sends on socket, and what came after it; 'silent'
+ * if nothing complete came within timeoutMs (an upstream daemon says nothing
+ * to our extensions). The socket is paused when this resolves.
  */
-export async function connectResume(path: string, want: { daemon?: string; after?: number }, helloTimeoutMs = 2000): Promise<ResumeConnection> {
-  const socket = await connectQuery(path, { mode: MODE_RESUME, ...want });
-  const answer = await new Promise<{ hello: Hello; rest: Buffer } | 'silent' | Error>((resolve) => {
-    let got = Buffer.alloc(0);
-    const timer = setTimeout(() => finish('silent'), helloTimeoutMs);
-    const finish = (result: { hello: Hello; rest: Buffer } | 'silent' | Error): void => {
+function firstLine(socket: net.Socket, path: string, what: string, maxBytes: number, timeoutMs: number): Promise<{ line: Buffer; rest: Buffer } | 'silent' | Error> {
+  return new Promise((resolve) => {
+    let got: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => finish('silent'), timeoutMs);
+    const finish = (result: { line: Buffer; rest: Buffer } | 'silent' | Error): void => {
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('close', onClose);
       socket.pause();
       resolve(result);
     };
-    const onClose = (): void => finish(new Error(`${path} closed the connection before answering`));
+    const onClose = (): void => finish(new Error(`${path} closed the connection before answering ${what}`));
     const onData = (chunk: Buffer): void => {
-      got = Buffer.concat([got, chunk]);
+      got = got.length === 0 ? chunk : Buffer.concat([got, chunk]);
       const nl = got.indexOf(10);
-      if (nl < 0) {
-        // A hello is a few hundred bytes: whatever sends this much without a newline is not our daemon.
-        if (got.length > MAX_HELLO) finish(new Error(`${path} answered the resume request with ${got.length} bytes and no newline`));
-        return;
-      }
-      try {
-        const first = JSON.parse(got.subarray(0, nl).toString('utf8')) as { memlogd?: Hello; msg?: string };
-        if (first.memlogd && typeof first.memlogd.daemon === 'string') return finish({ hello: first.memlogd, rest: got.subarray(nl + 1) });
-        finish(new Error(`${path} refused the resume request: ${first.msg ?? got.subarray(0, nl).toString('utf8')}`));
-      } catch {
-        finish(new Error(`${path} answered the resume request with something that is not JSON`));
-      }
+      if (nl >= 0) return finish({ line: got.subarray(0, nl), rest: got.subarray(nl + 1) });
+      // Whatever sends this much without a newline is not our daemon.
+      if (got.length > maxBytes) finish(new Error(`${path} answered ${what} with ${got.length} bytes and no newline`));
     };
     socket.on('data', onData);
     socket.on('close', onClose);
   });
+}
+
+/**
+ * Asks to resume after `after` (mode 3). A daemon that does not answer within
+ * helloTimeoutMs is taken for an upstream one, which ignores mode 3: the
+ * connection is made again in plain mode 2.
+ */
+export async function connectResume(path: string, want: { daemon?: string; after?: number }, helloTimeoutMs = 2000): Promise<ResumeConnection> {
+  const socket = await connectQuery(path, { mode: MODE_RESUME, ...want });
+  const answer = await firstLine(socket, path, 'the resume request', MAX_HELLO, helloTimeoutMs);
   if (answer === 'silent') {
     socket.destroy();
     return { socket: await connectQuery(path, MODE_DUMP_FOLLOW), hello: undefined, rest: Buffer.alloc(0) };
@@ -181,5 +191,32 @@ export async function connectResume(path: string, want: { daemon?: string; after
     socket.destroy();
     throw answer;
   }
-  return { socket, hello: answer.hello, rest: answer.rest };
+  const parsed = parseAnswer(answer.line);
+  if ('refused' in parsed || !isHello(parsed.memlogd)) {
+    socket.destroy();
+    throw new Error(`${path} refused the resume request: ${'refused' in parsed ? parsed.refused : 'not a hello'}`);
+  }
+  return { socket, hello: parsed.memlogd, rest: answer.rest };
+}
+
+/**
+ * What the daemon says of itself (mode 4): its id, its ring, its streams and
+ * clients. Costs the daemon one line, unlike a dump. Rejects with a
+ * ConnectError when nothing listens, and with an Error when the daemon does
+ * not answer within timeoutMs (an upstream memlogd has no status) or answers
+ * something else.
+ */
+export async function queryStatus(path: string, timeoutMs = 2000): Promise<DaemonStatus> {
+  const socket = await connectQuery(path, MODE_STATUS);
+  try {
+    const answer = await firstLine(socket, path, 'the status request', MAX_STATUS_LINE, timeoutMs);
+    if (answer === 'silent') throw new Error(`${path} sent no status within ${timeoutMs} ms (an upstream memlogd has no status)`);
+    if (answer instanceof Error) throw answer;
+    const parsed = parseAnswer(answer.line);
+    if ('refused' in parsed) throw new Error(`${path} did not answer with a status: ${parsed.refused}`);
+    if (!isStatus(parsed.memlogd)) throw new Error(`${path} answered with a status missing its daemon id or ring`);
+    return parsed.memlogd;
+  } finally {
+    socket.destroy();
+  }
 }

@@ -2,7 +2,6 @@
  * memlogd as a library: the ring, the log socket feeding it and the query
  * socket reading from it, wired together. bin/memlogd is a thin layer over this.
  */
-import fs from 'node:fs';
 import net from 'node:net';
 import { clock } from '../entry/clock.js';
 import { Ring } from '../ring/ring.js';
@@ -11,9 +10,9 @@ import { LogSocket } from '../inputs/log-socket.js';
 import { QueryServer } from '../outputs/query-server.js';
 import { encodeOwnEntry } from '../outputs/entry-encoder.js';
 import { bindSockets, DEFAULT_SOCKET_MODE } from './socket-path.js';
+import { closeQuietly, unlinkQuietly } from '../fds.js';
+import { DEFAULT_LOG_SOCKET, DEFAULT_QUERY_SOCKET } from '../protocol/wire.js';
 
-export const DEFAULT_LOG_SOCKET = '/var/run/linuxkit-external-logging.sock';
-export const DEFAULT_QUERY_SOCKET = '/var/run/memlogdq.sock';
 
 export interface MemlogdOptions {
   socketLog: string;
@@ -62,6 +61,13 @@ export class Memlogd {
   private closed = false;
   /** Tells this daemon's life from another's: sequence numbers restart with each daemon. */
   readonly id = daemonId();
+  /**
+   * Settles with the reason if the daemon can no longer do its job (its log
+   * socket failed: no stream can reach it any more). The caller should close
+   * it and exit non-zero, so that a supervisor starts a new one.
+   */
+  readonly failed: Promise<Error>;
+  private fail!: (err: Error) => void;
 
   private constructor(
     readonly opts: MemlogdOptions,
@@ -70,6 +76,7 @@ export class Memlogd {
     createdPaths: string[],
   ) {
     this.createdPaths = createdPaths;
+    this.failed = new Promise((resolve) => (this.fail = resolve));
     this.ring = new Ring(opts, new SourceTable());
     this.own = this.ring.sources.acquire(OWN_SOURCE);
     this.query = new QueryServer(server, this.ring, {
@@ -95,6 +102,7 @@ export class Memlogd {
         streams: this.logSocket.describeStreams(),
         streamsAccepted: this.logSocket.accepted,
         refused: this.logSocket.refused,
+        duplicateStreams: this.logSocket.duplicates,
       }),
       ownLine: (msg, extra) => {
         clock.read();
@@ -106,6 +114,7 @@ export class Memlogd {
       maxStreams: opts.maxStreams,
       log: (msg) => this.log(msg),
       onData: () => this.query.notify(),
+      onFailure: (err) => this.onLogSocketFailure(err),
     });
     this.logSocket.reader.turns.policy = this.query;
   }
@@ -116,6 +125,7 @@ export class Memlogd {
     validateOptions(opts);
     const { logFd, queryFd, created } = await bindSockets(opts, { mode: opts.socketMode ?? DEFAULT_SOCKET_MODE, gid: opts.socketGid });
     try {
+      // Half-open: a client may send its mode byte and shut its side (`nc -U`) and still get its dump.
       const server = net.createServer({ allowHalfOpen: true });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -144,6 +154,13 @@ export class Memlogd {
     clock.read();
     this.ring.append(this.own.id, clock.sec, clock.nsec, bytes, 0, Math.min(bytes.length, this.opts.maxLineLen));
     this.query.notify();
+  }
+
+  private onLogSocketFailure(err: Error): void {
+    const failure = new Error(`the log socket failed (${err.message}): no stream can be handed to this memlogd any more`, { cause: err });
+    this.log(`${failure.message}; it stops so that its supervisor starts a new one`);
+    // After this turn's delivery to the followers, which then have the entry above.
+    setImmediate(() => this.fail(failure));
   }
 
   async close(): Promise<void> {
@@ -184,20 +201,4 @@ export function validateOptions(opts: MemlogdOptions): void {
   if (opts.modeTimeoutMs !== undefined) whole('-mode-timeout-ms', opts.modeTimeoutMs, 1, 3_600_000);
   if (opts.fdLog !== undefined) whole('-fd-log', opts.fdLog, 0, 2 ** 31 - 1);
   if (opts.fdQuery !== undefined) whole('-fd-query', opts.fdQuery, 0, 2 ** 31 - 1);
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // Not ours to worry about any more.
-  }
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    fs.unlinkSync(path);
-  } catch {
-    // Already gone.
-  }
 }

@@ -49,6 +49,12 @@ export interface MemlogdSection {
   maxLines?: number;
   maxLineLen?: number;
   maxBytes?: number;
+  /**
+   * The daemon to run (default: this installation's memlogd), given its
+   * flags after these: -fd-log=3 -fd-query=4 and the bounds above, and
+   * -restart-of=ID when it replaces one that died.
+   */
+  command?: string[];
 }
 
 export interface InitConfig {
@@ -68,7 +74,7 @@ export class ConfigError extends Error {
 }
 
 const TOP_KEYS = ['run-dir', 'log-dir', 'shutdown-grace', 'memlogd', 'onboot', 'services'];
-const MEMLOGD_KEYS = ['socket-log', 'socket-query', 'max-lines', 'max-line-len', 'max-bytes'];
+const MEMLOGD_KEYS = ['socket-log', 'socket-query', 'max-lines', 'max-line-len', 'max-bytes', 'command'];
 const ONBOOT_KEYS = ['name', 'command', 'env', 'cwd'];
 const SERVICE_ONLY_KEYS = ['restart', 'restart-delay', 'stop'];
 const SERVICE_KEYS = [...ONBOOT_KEYS, ...SERVICE_ONLY_KEYS];
@@ -326,14 +332,20 @@ class Walker {
     }
     const command = fields.get('command');
     if (!command) this.fail(v.offset, join(v.field, 'command'), 'missing (a list of strings: the program and its arguments)');
-    const argv = this.items(command.value, 'a list of strings, like ["/bin/sh", "-c", "..."]').map((item) => this.string(item));
-    if (argv.length === 0) this.fail(command.value.offset, command.value.field, 'must not be empty (it needs at least the program to run)');
-    if (argv[0] === '') this.fail(command.value.offset, `${command.value.field}[0]`, 'the program must not be an empty string');
+    const argv = this.command(command.value);
     const env = fields.get('env');
     const cwd = fields.get('cwd');
     const program: ProgramConfig = { name: nameText, command: argv, env: env ? this.env(env.value) : {} };
     if (cwd) program.cwd = this.path(cwd.value);
     return { program, fields, nameOffset: name.value.offset };
+  }
+
+  /** A program and its arguments: a non-empty list of strings. */
+  command(v: Value): string[] {
+    const argv = this.items(v, 'a list of strings, like ["/bin/sh", "-c", "..."]').map((item) => this.string(item));
+    if (argv.length === 0) this.fail(v.offset, v.field, 'must not be empty (it needs at least the program to run)');
+    if (argv[0] === '') this.fail(v.offset, `${v.field}[0]`, 'the program must not be an empty string');
+    return argv;
   }
 
   /** Names unique within one list; the error points at the second. */
@@ -394,6 +406,8 @@ class Walker {
     if (maxLines) section.maxLines = this.whole(maxLines.value, 100_000_000);
     if (maxLineLen) section.maxLineLen = this.whole(maxLineLen.value, 1_048_576);
     if (maxBytes) section.maxBytes = this.whole(maxBytes.value, 4_294_967_295);
+    const command = fields.get('command');
+    if (command) section.command = this.command(command.value);
     return section;
   }
 }

@@ -6,21 +6,42 @@
  *
  * The init keeps its copies of the two sockets: if memlogd dies, a new one is
  * started on the very same sockets (what senders sent meanwhile waits in the
- * kernel), told which daemon it replaces.
+ * kernel), told which daemon it replaces. A memlogd that cannot be started
+ * again is retried with backoff, for as long as the init runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { binPath } from '../paths.js';
 import { bindSockets, DEFAULT_SOCKET_MODE } from '../daemon/socket-path.js';
-import { connectResume, type Hello } from '../clients/query-client.js';
+import { queryStatus } from '../clients/query-client.js';
+import { closeQuietly } from '../fds.js';
+import { exitText } from './processes.js';
+import type { DaemonStatus } from '../protocol/wire.js';
 import type { MemlogdSection } from './config.js';
+
+/** First wait between failed restarts; doubled after each, up to the most. */
+const RESTART_BACKOFF_MS = 250;
+const MAX_RESTART_BACKOFF_MS = 10_000;
+/** A restart that takes longer than this leaves the writers to the supervisor's fallback meanwhile. */
+const FALLBACK_AFTER_MS = 1000;
+
+/** What the init does around memlogd's restarts. */
+export interface MemlogdWatch {
+  log(line: string): void;
+  /** memlogd is down and not back at once: its streams must be read by someone else meanwhile. */
+  onDown(): void;
+  /** A new memlogd is ready: hand it the streams. */
+  onUp(): Promise<void>;
+}
 
 export class MemlogdChild {
   proc!: ChildProcess;
-  /** This daemon's id (from its hello), for the next one to name. */
+  /** This daemon's id (from its status), for the next one to name. */
   id = '';
   private exited!: Promise<void>;
+  private stopping = false;
+  private wakeUp: (() => void) | undefined;
 
   private constructor(
     private readonly section: MemlogdSection,
@@ -50,46 +71,109 @@ export class MemlogdChild {
     await this.launch(this.id, readyTimeoutMs);
   }
 
+  /** From now on, a memlogd that dies is replaced, until stop(). */
+  supervise(watch: MemlogdWatch): void {
+    const proc = this.proc;
+    proc.once('exit', (code, signal) => {
+      if (this.stopping) return;
+      watch.log(`memlogd (pid ${proc.pid}) ${exitText(code, signal)}; starting a new one on the same sockets`);
+      void this.replace(watch);
+    });
+  }
+
+  private async replace(watch: MemlogdWatch): Promise<void> {
+    const fallback = setTimeout(() => watch.onDown(), FALLBACK_AFTER_MS);
+    let delay = RESTART_BACKOFF_MS;
+    for (;;) {
+      try {
+        await this.restart();
+        break;
+      } catch (err) {
+        if (this.stopping) break;
+        watch.onDown();
+        watch.log(`memlogd could not be restarted (${(err as Error).message}); trying again in ${(delay / 1000).toFixed(2)} s`);
+        await this.pause(delay);
+        if (this.stopping) break;
+        delay = Math.min(delay * 2, MAX_RESTART_BACKOFF_MS);
+      }
+    }
+    clearTimeout(fallback);
+    if (this.stopping) return;
+    await watch.onUp();
+    this.supervise(watch);
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wakeUp = undefined;
+        resolve();
+      }, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
   private async launch(restartOf: string | undefined, readyTimeoutMs: number): Promise<void> {
     const s = this.section;
-    const args = [binPath('memlogd'), '-fd-log=3', '-fd-query=4'];
+    const [program, ...pre] = s.command ?? [process.execPath, binPath('memlogd')];
+    const args = [...pre, '-fd-log=3', '-fd-query=4'];
     if (s.maxLines !== undefined) args.push(`-max-lines=${s.maxLines}`);
     if (s.maxLineLen !== undefined) args.push(`-max-line-len=${s.maxLineLen}`);
     if (s.maxBytes !== undefined) args.push(`-max-bytes=${s.maxBytes}`);
     if (restartOf) args.push(`-restart-of=${restartOf}`);
     // Its own process group: a Ctrl-C on the terminal goes to the init, which stops memlogd last.
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', this.logFd, this.queryFd], detached: true });
+    const proc = spawn(program, args, { stdio: ['ignore', 'inherit', 'inherit', this.logFd, this.queryFd], detached: true });
     this.proc = proc;
-    this.exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    let cannotRun: Error | undefined;
+    this.exited = new Promise<void>((resolve) => {
+      proc.once('exit', () => resolve());
+      proc.once('error', (err) => {
+        cannotRun = err;
+        resolve();
+      });
+    });
     const deadline = Date.now() + readyTimeoutMs;
     for (;;) {
-      const hello = await this.status();
-      if (hello && hello.daemon !== restartOf) {
-        this.id = hello.daemon;
+      const status = await this.status();
+      if (status && status.daemon !== restartOf) {
+        this.id = status.daemon;
         return;
       }
-      if (proc.exitCode !== null) throw new Error(`memlogd exited with status ${proc.exitCode} before it was ready`);
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`memlogd ${exitText(proc.exitCode, proc.signalCode)} before it was ready`);
+      if (cannotRun) throw new Error(`cannot run ${program}: ${cannotRun.message}`);
+      if (this.stopping) throw new Error('the init is stopping');
       if (Date.now() > deadline) {
-        await this.stop(1000);
+        await this.terminate(1000);
         throw new Error(`memlogd did not answer on ${s.socketQuery} within ${readyTimeoutMs} ms`);
       }
       await new Promise((r) => setTimeout(r, 10));
     }
   }
 
-  /** The daemon's hello: its id and where its ring is; undefined if it does not answer. */
-  async status(): Promise<Hello | undefined> {
+  /** What the daemon says of itself (its id, where its ring is), or undefined if it does not answer. A status costs it one line, not a dump. */
+  async status(): Promise<DaemonStatus | undefined> {
     try {
-      const c = await connectResume(this.section.socketQuery, {}, 1000);
-      c.socket.destroy();
-      return c.hello;
+      return await queryStatus(this.section.socketQuery, 1000);
     } catch {
       return undefined;
     }
   }
 
-  /** SIGTERM, then SIGKILL after graceMs; then the sockets go. */
+  /** SIGTERM, then SIGKILL after graceMs; then the sockets go. No more restarts. */
   async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    this.wakeUp?.();
+    await this.terminate(graceMs);
+    closeQuietly(this.logFd);
+    closeQuietly(this.queryFd);
+    for (const p of [this.section.socketLog, this.section.socketQuery]) fs.rmSync(p, { force: true });
+  }
+
+  /** SIGTERM to the daemon, SIGKILL after graceMs; the sockets stay for the next one. */
+  private async terminate(graceMs: number): Promise<void> {
     const proc = this.proc;
     if (proc.exitCode === null && proc.signalCode === null) {
       proc.kill('SIGTERM');
@@ -97,13 +181,5 @@ export class MemlogdChild {
       await this.exited;
       clearTimeout(timer);
     }
-    for (const fd of [this.logFd, this.queryFd]) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // closed already
-      }
-    }
-    for (const p of [this.section.socketLog, this.section.socketQuery]) fs.rmSync(p, { force: true });
   }
 }

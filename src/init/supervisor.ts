@@ -10,25 +10,35 @@
  * then memlogd.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { InitConfig, ProgramConfig, ServiceConfig } from './config.js';
 import { MemlogdChild } from './memlogd-child.js';
-import { fifosToMemlogd, socketpairsToMemlogd, toFiles, type HandedStream, type Stdio } from './wiring.js';
-import { sendFds, socketpair } from '../native.js';
+import { fifosToMemlogd, socketpairsToMemlogd, toFiles, type Stdio } from './wiring.js';
+import { outageFile, StreamKeeper } from './stream-keeper.js';
+import { OwnLog } from './own-log.js';
+import { exitText, signalGroup } from './processes.js';
+import { sendFdsAsync, socketpair } from '../native.js';
+import { closeAllQuietly } from '../fds.js';
 
 const MAX_RESTART_DELAY_MS = 30_000;
 /** A service that ran this long before failing starts again after its first delay, not a doubled one. */
 const HEALTHY_RUN_MS = 10_000;
+/** Streams a new memlogd did not take are offered again after this (doubled each time). */
+const HAND_AGAIN_MS = 500;
 
 export interface InitEvents {
   /** The init's own log lines (also sent to memlogd as source `init`). */
   log(line: string): void;
 }
 
+/** stdio of a program with the init's means of letting its read ends go once it is gone for good. */
+interface Wired extends Stdio {
+  release(): void;
+}
+
 interface Running {
   config: ServiceConfig;
-  stdio: Stdio;
+  stdio: Wired;
   proc?: ChildProcess;
   startedAt: number;
   delayMs: number;
@@ -39,29 +49,15 @@ interface Running {
   markExited: () => void;
 }
 
-function exitText(code: number | null, signal: NodeJS.Signals | null): string {
-  return signal ? `was killed by ${signal}` : `exited with status ${code}`;
-}
-
-/** Sends sig to the process group of proc (the program and whatever it started). */
-function signalGroup(proc: ChildProcess, sig: NodeJS.Signals): void {
-  if (proc.pid === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
-  try {
-    process.kill(-proc.pid, sig);
-  } catch {
-    // The group is gone already.
-  }
-}
-
 export class Init {
   memlogd: MemlogdChild | undefined;
   private readonly services = new Map<string, Running>();
   /** Every read end handed to memlogd that is still in use: a new memlogd gets them all again. */
-  private readonly handed = new Set<HandedStream>();
-  private ownLog: { fd: number; close(): void } | undefined;
-  private ownLogFile: number | undefined;
+  private readonly keeper: StreamKeeper;
+  private readonly ownLog: OwnLog;
   private shuttingDown = false;
   private currentOnboot: ChildProcess | undefined;
+  private handAgain: NodeJS.Timeout | undefined;
   private readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
 
@@ -70,18 +66,14 @@ export class Init {
     private readonly events: InitEvents = { log: (line) => process.stderr.write(`init: ${line}\n`) },
   ) {
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
+    this.keeper = new StreamKeeper(config.logDir, (line) => this.log(line));
+    this.ownLog = new OwnLog(path.join(config.logDir, 'init.log'), (msg) => this.events.log(msg));
   }
 
-  /** The init's own entries: to memlogd as source `init`, or to LOGDIR/init.log; and to the caller. */
+  /** The init's own entries: to memlogd as source `init`, or to LOGDIR/init.log; and to the caller. Never blocks. */
   log(line: string): void {
     this.events.log(line);
-    const text = Buffer.from(`${line}\n`);
-    try {
-      if (this.ownLog) fs.writeSync(this.ownLog.fd, text);
-      else if (this.ownLogFile !== undefined) fs.writeSync(this.ownLogFile, text);
-    } catch {
-      // memlogd is gone or the disk is full: the line still went to the caller.
-    }
+    this.ownLog.write(line);
   }
 
   /** Boots: memlogd, on-boot actions, services. Resolves once the services are started. */
@@ -92,105 +84,78 @@ export class Init {
         this.memlogd = await MemlogdChild.start(cfg.memlogd);
         const [mine, theirs] = socketpair();
         try {
-          sendFds(this.memlogd.logSocket, Buffer.from('init'), [theirs]);
+          await sendFdsAsync(this.memlogd.logSocket, Buffer.from('init'), [theirs]);
         } catch (err) {
-          fs.closeSync(theirs);
-          fs.closeSync(mine);
+          closeAllQuietly([mine, theirs]);
           throw err;
         }
-        const own: HandedStream = { name: 'init', fd: theirs };
-        this.handed.add(own);
-        this.ownLog = {
-          fd: mine,
-          close: () => {
-            fs.closeSync(mine);
-            this.handed.delete(own);
-            fs.closeSync(theirs);
-          },
-        };
-        this.superviseMemlogd();
+        this.keeper.keep({ name: 'init', fd: theirs });
+        this.ownLog.attach(mine, outageFile(cfg.logDir, 'init'));
+        this.superviseMemlogd(this.memlogd);
         this.log(`memlogd is running (pid ${this.memlogd.proc.pid}): log socket ${cfg.memlogd.socketLog}, query socket ${cfg.memlogd.socketQuery}`);
       } catch (err) {
-        this.openOwnLogFile();
         this.log(`memlogd could not start (${(err as Error).message}); output goes to files under ${cfg.logDir}`);
       }
     } else {
-      this.openOwnLogFile();
       this.log(`no memlogd section: output goes to files under ${cfg.logDir}`);
     }
     for (let i = 0; i < cfg.onboot.length && !this.shuttingDown; i++) {
       await this.runOnboot(cfg.onboot[i], i);
     }
     if (this.shuttingDown) return;
-    for (const service of cfg.services) this.startService(service);
+    for (const service of cfg.services) await this.startService(service);
   }
 
-  /** If memlogd dies, a new one on the same sockets, and every stream handed to the old one again. */
-  private superviseMemlogd(): void {
-    const memlogd = this.memlogd;
-    if (!memlogd) return;
-    memlogd.proc.once('exit', (code, signal) => {
-      if (this.shuttingDown) return;
-      this.events.log(`memlogd (pid ${memlogd.proc.pid}) ${exitText(code, signal)}; starting a new one on the same sockets`);
-      void (async () => {
-        try {
-          await memlogd.restart();
-        } catch (err) {
-          this.events.log(`memlogd could not be restarted: ${(err as Error).message}`);
-          return;
-        }
-        for (const h of this.handed) {
-          try {
-            sendFds(memlogd.logSocket, Buffer.from(h.name), [h.fd]);
-          } catch (err) {
-            this.events.log(`cannot hand ${h.name} to the new memlogd: ${(err as Error).message}`);
-          }
-        }
-        this.log(`memlogd restarted (pid ${memlogd.proc.pid}); ${this.handed.size} streams handed over again`);
-        this.superviseMemlogd();
-      })();
+  /**
+   * If memlogd dies, a new one on the same sockets (retried with backoff while
+   * that fails), and every stream handed to the old one again; meanwhile the
+   * streams are read into their files, so that no writer blocks.
+   */
+  private superviseMemlogd(memlogd: MemlogdChild): void {
+    memlogd.supervise({
+      log: (line) => this.log(line),
+      onDown: () => {
+        if (!this.keeper.draining) this.log(`until memlogd is back, the streams it read go to files under ${this.config.logDir}`);
+        this.keeper.drainAll();
+      },
+      onUp: () => this.handOver(memlogd, true),
     });
   }
 
-  /** Notes a program's read ends as in use (for a new memlogd) until released. */
-  private track(stdio: Stdio): Stdio {
-    for (const h of stdio.handed) this.handed.add(h);
-    const release = stdio.release;
-    return {
-      ...stdio,
-      release: () => {
-        for (const h of stdio.handed) this.handed.delete(h);
-        release();
-      },
-    };
-  }
-
-  private openOwnLogFile(): void {
-    try {
-      fs.mkdirSync(this.config.logDir, { recursive: true });
-      this.ownLogFile = fs.openSync(path.join(this.config.logDir, 'init.log'), 'a', 0o640);
-    } catch (err) {
-      this.events.log(`cannot open ${path.join(this.config.logDir, 'init.log')}: ${(err as Error).message}`);
+  /** Hands every kept stream to memlogd; those it does not take stay in their files and are offered again later. */
+  private async handOver(memlogd: MemlogdChild, restarted: boolean, delay = HAND_AGAIN_MS): Promise<void> {
+    if (this.handAgain) clearTimeout(this.handAgain);
+    this.handAgain = undefined;
+    const failed = await this.keeper.handAll(memlogd.logSocket);
+    const taken = this.keeper.size - failed.length;
+    if (restarted) this.log(`memlogd restarted (pid ${memlogd.proc.pid}); ${taken} streams handed over again`);
+    if (failed.length === 0) {
+      if (!restarted) this.log(`memlogd took the remaining streams`);
+      return;
     }
+    this.log(`memlogd did not take ${failed.join(', ')}: their output goes to files; offering them again in ${(delay / 1000).toFixed(1)} s`);
+    this.handAgain = setTimeout(() => {
+      this.handAgain = undefined;
+      if (!this.shuttingDown && memlogd.proc.exitCode === null && memlogd.proc.signalCode === null) void this.handOver(memlogd, false, Math.min(delay * 2, MAX_RESTART_DELAY_MS));
+    }, delay);
   }
 
   /** stdout/stderr for a program: memlogd if it is up and takes the streams, files otherwise. */
-  private wire(name: string, kind: 'onboot' | 'service'): Stdio {
+  private async wire(name: string, kind: 'onboot' | 'service'): Promise<Wired> {
     const memlogd = this.memlogd;
-    if (memlogd && memlogd.proc.exitCode === null) {
+    if (memlogd && memlogd.proc.exitCode === null && memlogd.proc.signalCode === null) {
       try {
-        return this.track(
+        const stdio =
           kind === 'onboot'
-            ? socketpairsToMemlogd(memlogd.logSocket, name)
-            : fifosToMemlogd(memlogd.logSocket, path.join(this.config.runDir, 'fifo'), name),
-        );
+            ? await socketpairsToMemlogd(memlogd.logSocket, name)
+            : await fifosToMemlogd(memlogd.logSocket, path.join(this.config.runDir, 'fifo'), name);
+        const releases = stdio.handed.map((h) => this.keeper.keep(h));
+        return { ...stdio, release: () => releases.forEach((release) => release()) };
       } catch (err) {
         this.log(`cannot hand ${name}'s output to memlogd (${(err as Error).message}); writing it to files`);
       }
     }
-    return kind === 'onboot'
-      ? toFiles(path.join(this.config.logDir, 'onboot'), name.replace(/^onboot\./, ''))
-      : toFiles(this.config.logDir, name);
+    return { ...toFiles(this.config.logDir, name), release: () => {} };
   }
 
   private spawn(program: ProgramConfig, stdio: Stdio): ChildProcess {
@@ -204,7 +169,7 @@ export class Init {
 
   private async runOnboot(action: ProgramConfig, index: number): Promise<void> {
     const name = `onboot.${String(index).padStart(3, '0')}-${action.name}`;
-    const stdio = this.wire(name, 'onboot');
+    const stdio = await this.wire(name, 'onboot');
     this.log(`on-boot ${name}: starting ${JSON.stringify(action.command)}, output to ${stdio.describe}`);
     const proc = this.spawn(action, stdio);
     this.currentOnboot = proc;
@@ -222,11 +187,11 @@ export class Init {
     this.log(`on-boot ${name}: ${exitText(code, signal)}${code === 0 ? '' : '; going on with the boot'}`);
   }
 
-  private startService(config: ServiceConfig): void {
+  private async startService(config: ServiceConfig): Promise<void> {
     let markExited!: () => void;
     const running: Running = {
       config,
-      stdio: this.wire(config.name, 'service'),
+      stdio: await this.wire(config.name, 'service'),
       startedAt: 0,
       delayMs: config.restartDelayMs,
       restarts: 0,
@@ -304,7 +269,7 @@ export class Init {
     let last = -1;
     const deadline = Date.now() + 2000;
     while (Date.now() < deadline) {
-      const next = (await this.memlogd.status())?.next ?? -1;
+      const next = (await this.memlogd.status())?.ring.next ?? -1;
       if (next === last) return;
       last = next;
       await new Promise((r) => setTimeout(r, 50));
@@ -324,10 +289,9 @@ export class Init {
     if (last.length > 0) this.log(`stopping ${last.map((s) => s.config.name).join(', ')} last`);
     await Promise.all(last.map((s) => this.stopService(s)));
     this.log('stopping memlogd');
-    this.ownLog?.close();
-    this.ownLog = undefined;
-    if (this.ownLogFile !== undefined) fs.closeSync(this.ownLogFile);
-    this.ownLogFile = undefined;
+    if (this.handAgain) clearTimeout(this.handAgain);
+    await this.ownLog.close();
+    this.keeper.close();
     await this.memlogd?.stop(this.config.shutdownGraceMs);
     this.events.log('stopped');
     this.resolveStopped();

@@ -15,13 +15,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { mkfifo, sendFds, socketpair } from '../native.js';
-
-/** A read end handed to memlogd, of which the init keeps a copy. */
-export interface HandedStream {
-  name: string;
-  fd: number;
-}
+import { mkfifo, sendFdsAsync, socketpair } from '../native.js';
+import { closeAllQuietly } from '../fds.js';
+import type { KeptStream } from './stream-keeper.js';
 
 export interface Stdio {
   /** fds to give the program as stdout and stderr. */
@@ -29,34 +25,22 @@ export interface Stdio {
   err: number;
   /** Where it went, for the init's own log. */
   describe: string;
-  /** Read ends handed to memlogd (copies kept by the init), for a new memlogd. */
-  handed: HandedStream[];
+  /** Read ends handed to memlogd, now the caller's to keep (for a new memlogd) and to close once the program is gone for good. */
+  handed: KeptStream[];
   /** Closes the init's copies of the write ends (after spawn for on-boot actions, at the end for services). */
   close(): void;
-  /** Closes the init's copies of the read ends (once the program is gone for good). */
-  release(): void;
-}
-
-function closeAll(fds: number[]): void {
-  for (const fd of fds) {
-    try {
-      fs.closeSync(fd);
-    } catch {
-      // already closed
-    }
-  }
 }
 
 /** A socketpair per stream, read ends handed to memlogd. */
-export function socketpairsToMemlogd(logSocket: string, name: string): Stdio {
+export async function socketpairsToMemlogd(logSocket: string, name: string): Promise<Stdio> {
   const fds: number[] = [];
   try {
     const [outRead, outWrite] = socketpair();
     fds.push(outRead, outWrite);
     const [errRead, errWrite] = socketpair();
     fds.push(errRead, errWrite);
-    sendFds(logSocket, Buffer.from(`${name}.out`), [outRead]);
-    sendFds(logSocket, Buffer.from(name), [errRead]);
+    await sendFdsAsync(logSocket, Buffer.from(`${name}.out`), [outRead]);
+    await sendFdsAsync(logSocket, Buffer.from(name), [errRead]);
     return {
       out: outWrite,
       err: errWrite,
@@ -65,22 +49,21 @@ export function socketpairsToMemlogd(logSocket: string, name: string): Stdio {
         { name: `${name}.out`, fd: outRead },
         { name, fd: errRead },
       ],
-      close: () => closeAll([outWrite, errWrite]),
-      release: () => closeAll([outRead, errRead]),
+      close: () => closeAllQuietly([outWrite, errWrite]),
     };
   } catch (err) {
-    closeAll(fds);
+    closeAllQuietly(fds);
     throw err;
   }
 }
 
 /** A FIFO per stream in fifoDir, read ends handed to memlogd. */
-export function fifosToMemlogd(logSocket: string, fifoDir: string, name: string): Stdio {
+export async function fifosToMemlogd(logSocket: string, fifoDir: string, name: string): Promise<Stdio> {
   fs.mkdirSync(fifoDir, { recursive: true, mode: 0o700 });
   const fds: number[] = [];
-  const handed: HandedStream[] = [];
+  const handed: KeptStream[] = [];
   try {
-    const ends = (suffix: string): number => {
+    const ends = async (suffix: string): Promise<number> => {
       const fifo = path.join(fifoDir, `${name}${suffix}`);
       fs.rmSync(fifo, { force: true });
       mkfifo(fifo, 0o600);
@@ -89,39 +72,44 @@ export function fifosToMemlogd(logSocket: string, fifoDir: string, name: string)
       // Blocking for the program (it expects an ordinary stdout); it opens at once since a reader exists.
       const write = fs.openSync(fifo, fs.constants.O_WRONLY);
       fds.push(write);
-      const source = `${name}${suffix === '.err' ? '' : '.out'}`;
-      sendFds(logSocket, Buffer.from(source), [read]);
-      handed.push({ name: source, fd: read });
       fs.rmSync(fifo, { force: true }); // the open ends keep it alive; nothing else should open it
+      const source = `${name}${suffix === '.err' ? '' : '.out'}`;
+      await sendFdsAsync(logSocket, Buffer.from(source), [read]);
+      handed.push({ name: source, fd: read });
       return write;
     };
-    const out = ends('.out');
-    const err = ends('.err');
-    return {
-      out,
-      err,
-      describe: `memlogd as ${name} and ${name}.out`,
-      handed,
-      close: () => closeAll([out, err]),
-      release: () => closeAll(handed.map((h) => h.fd)),
-    };
+    const out = await ends('.out');
+    const err = await ends('.err');
+    return { out, err, describe: `memlogd as ${name} and ${name}.out`, handed, close: () => closeAllQuietly([out, err]) };
   } catch (err) {
-    closeAll(fds);
+    closeAllQuietly(fds);
     throw err;
   }
 }
 
+/**
+ * The file a stream's output goes to without memlogd: LOGDIR/NAME.log for a
+ * service's stream NAME (stdout is NAME.out), LOGDIR/onboot/NNN-NAME.log for
+ * an on-boot action's, as LinuxKit's init does.
+ */
+export function fallbackFile(logDir: string, name: string): string {
+  const onboot = /^onboot\.(.+)$/.exec(name);
+  return onboot ? path.join(logDir, 'onboot', `${onboot[1]}.log`) : path.join(logDir, `${name}.log`);
+}
+
 /** Files, appended to: the fallback without memlogd. */
-export function toFiles(dir: string, name: string): Stdio {
-  fs.mkdirSync(dir, { recursive: true });
+export function toFiles(logDir: string, name: string): Stdio {
+  const errFile = fallbackFile(logDir, name);
+  const outFile = fallbackFile(logDir, `${name}.out`);
+  fs.mkdirSync(path.dirname(errFile), { recursive: true });
   const flags = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW;
-  const out = fs.openSync(path.join(dir, `${name}.out.log`), flags, 0o640);
+  const out = fs.openSync(outFile, flags, 0o640);
   let err: number;
   try {
-    err = fs.openSync(path.join(dir, `${name}.log`), flags, 0o640);
+    err = fs.openSync(errFile, flags, 0o640);
   } catch (e) {
-    closeAll([out]);
+    closeAllQuietly([out]);
     throw e;
   }
-  return { out, err, describe: `${path.join(dir, name)}.log and .out.log`, handed: [], close: () => closeAll([out, err]), release: () => {} };
+  return { out, err, describe: `${errFile.replace(/\.log$/, '')}.log and .out.log`, handed: [], close: () => closeAllQuietly([out, err]) };
 }

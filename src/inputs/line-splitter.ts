@@ -6,16 +6,29 @@
  * than max-line-len keeps its first max-line-len bytes and becomes an entry as
  * soon as that many bytes are in; the rest of it, up to the next newline, is
  * dropped. So the carry never exceeds max-line-len, whatever a writer sends.
+ *
+ * A line ending in CR LF loses its CR, as upstream's (Go's bufio ReadLine):
+ * a program written for a terminal must not put raw carriage returns into
+ * every entry. A CR anywhere else is part of the message.
  */
 import type { Ring } from '../ring/ring.js';
 
 const NEWLINE = 10;
+const CR = 13;
 
 export class LineSplitter {
   private carry: Buffer | undefined;
   private carryLen = 0;
   /** In the middle of an over-long line whose head is already stored. */
   private dropping = false;
+  /**
+   * The carry is full and a CR ended the last read: whether the line is
+   * over-long depends on the next byte (a newline makes the CR its end). The
+   * CR's read time, for the entry if it turns out to be over-long.
+   */
+  private pendingCr = false;
+  private crSec = 0;
+  private crNsec = 0;
   /** Lines cut to max-line-len, for the stream's statistics. */
   truncated = 0;
   lines = 0;
@@ -29,14 +42,27 @@ export class LineSplitter {
   /** Adds the lines in chunk, all stamped with the time it was read. */
   push(chunk: Uint8Array, sec: number, nsec: number): void {
     const end = chunk.length;
+    if (end === 0) return;
     let pos = 0;
+    if (this.pendingCr) {
+      this.pendingCr = false;
+      if (chunk[0] === NEWLINE) {
+        this.flushCarry(sec, nsec);
+        pos = 1;
+      } else {
+        this.cutCarry(this.crSec, this.crNsec);
+      }
+    }
     if (this.dropping || this.carryLen > 0) {
-      const nl = chunk.indexOf(NEWLINE);
-      const stop = nl < 0 ? end : nl;
-      if (!this.dropping) this.addToCarry(chunk, 0, stop, sec, nsec);
+      const nl = chunk.indexOf(NEWLINE, pos);
+      if (!this.dropping) {
+        const stop = nl < 0 ? end : nl > pos && chunk[nl - 1] === CR ? nl - 1 : nl;
+        this.addToCarry(chunk, pos, stop, sec, nsec);
+      }
       if (nl < 0) return;
       if (this.dropping) this.dropping = false;
-      else this.flushCarry(sec, nsec);
+      // A newline first in the chunk: a CR before it is the carry's last byte.
+      else this.flushCarry(sec, nsec, nl === pos);
       pos = nl + 1;
     }
     const ring = this.ring;
@@ -46,11 +72,12 @@ export class LineSplitter {
     for (;;) {
       const nl = chunk.indexOf(NEWLINE, pos);
       if (nl < 0) break;
-      if (nl - pos > max) {
+      const stop = nl > pos && chunk[nl - 1] === CR ? nl - 1 : nl;
+      if (stop - pos > max) {
         ring.append(id, sec, nsec, chunk, pos, pos + max);
         this.truncated++;
       } else {
-        ring.append(id, sec, nsec, chunk, pos, nl);
+        ring.append(id, sec, nsec, chunk, pos, stop);
       }
       lines++;
       pos = nl + 1;
@@ -61,10 +88,12 @@ export class LineSplitter {
 
   /** End of stream: a final fragment without a newline is still an entry. */
   end(sec: number, nsec: number): void {
-    if (this.carryLen > 0 && !this.dropping) this.flushCarry(sec, nsec);
+    if (this.pendingCr) this.cutCarry(this.crSec, this.crNsec);
+    else if (this.carryLen > 0 && !this.dropping) this.flushCarry(sec, nsec);
     this.carry = undefined;
     this.carryLen = 0;
     this.dropping = false;
+    this.pendingCr = false;
   }
 
   private addToCarry(chunk: Uint8Array, start: number, end: number, sec: number, nsec: number): void {
@@ -75,16 +104,29 @@ export class LineSplitter {
       this.carry.set(chunk.subarray(start, start + take), this.carryLen);
       this.carryLen += take;
     }
-    if (end - start > room) {
-      // Over-long: store its head now, skip the rest until the next newline.
-      this.truncated++;
-      this.flushCarry(sec, nsec);
-      this.dropping = true;
+    if (end - start <= room) return;
+    if (end - start === room + 1 && end === chunk.length && chunk[end - 1] === CR) {
+      // One CR too many, last in the read: the next read says whether it ends the line.
+      this.pendingCr = true;
+      this.crSec = sec;
+      this.crNsec = nsec;
+      return;
     }
+    this.cutCarry(sec, nsec);
   }
 
-  private flushCarry(sec: number, nsec: number): void {
-    this.ring.append(this.sourceId, sec, nsec, this.carry as Buffer, 0, this.carryLen);
+  /** Over-long: store its head now, skip the rest until the next newline. */
+  private cutCarry(sec: number, nsec: number): void {
+    this.truncated++;
+    this.flushCarry(sec, nsec);
+    this.dropping = true;
+  }
+
+  /** Stores the carried line; stripCr: its last byte came just before a newline, and a CR there goes. */
+  private flushCarry(sec: number, nsec: number, stripCr = false): void {
+    const carry = this.carry as Buffer;
+    const len = stripCr && this.carryLen > 0 && carry[this.carryLen - 1] === CR ? this.carryLen - 1 : this.carryLen;
+    this.ring.append(this.sourceId, sec, nsec, carry, 0, len);
     this.carryLen = 0;
     this.lines++;
   }

@@ -4,14 +4,15 @@
  * Everything in a datagram is untrusted: each fd is checked before it is read,
  * and anything refused is closed at once, with an entry saying why.
  */
-import fs from 'node:fs';
-import { DgramReceiver, DGRAM_FDS_TRUNCATED, DGRAM_NAME_TRUNCATED, fdInfo, type Sender } from '../native.js';
+import { closeQuietly } from '../fds.js';
+import { DgramReceiver, DGRAM_FDS_TRUNCATED, DGRAM_NAME_TRUNCATED, fdInfo, type NativeSystemError, type Sender } from '../native.js';
 import type { Ring } from '../ring/ring.js';
 import type { Source } from '../ring/sources.js';
 import { InputStream, unreadableReason } from './fd-stream.js';
 import { LineSplitter } from './line-splitter.js';
 import { BatchReader } from './batch-reader.js';
-import { MAX_NAME_BYTES, sourceName } from './source-name.js';
+import { sourceName } from './source-name.js';
+import { MAX_NAME_BYTES } from '../protocol/wire.js';
 
 export interface LogSocketOptions {
   maxLineLen: number;
@@ -21,16 +22,30 @@ export interface LogSocketOptions {
   log(msg: string): void;
   /** New entries are in the ring. */
   onData(): void;
+  /**
+   * The socket can receive nothing more (recvmsg failed for good: the fd is
+   * no longer a working socket). The receiver has stopped; the streams
+   * already open are still read.
+   */
+  onFailure(err: NativeSystemError): void;
 }
 
 export class LogSocket {
   private readonly receiver: DgramReceiver;
   /** The open streams, each with its source. */
   readonly streams = new Map<InputStream, Source>();
+  /**
+   * The open streams by the identity of the open file ("dev:ino"): one pipe
+   * handed over twice (a datagram still queued for a daemon that died, and
+   * the init handing every stream again to its successor) is read once, or
+   * its lines would be split between two readers.
+   */
+  private readonly identities = new Map<string, string>();
   readonly reader: BatchReader;
-  /** Streams accepted since start, and datagrams or fds refused. */
+  /** Streams accepted since start, datagrams or fds refused, and fds of streams read already. */
   accepted = 0;
   refused = 0;
+  duplicates = 0;
 
   constructor(
     fd: number,
@@ -38,7 +53,9 @@ export class LogSocket {
     private readonly opts: LogSocketOptions,
   ) {
     this.reader = new BatchReader(ring, () => opts.onData());
-    this.receiver = new DgramReceiver(fd, MAX_NAME_BYTES, (payload, fds, flags, sender) => this.onDatagram(payload, fds, flags, sender));
+    this.receiver = new DgramReceiver(fd, MAX_NAME_BYTES, (payload, fds, flags, sender) => this.onDatagram(payload, fds, flags, sender), {
+      onError: (err) => opts.onFailure(err),
+    });
   }
 
   private onDatagram(payload: Buffer, fds: number[], flags: number, sender?: Sender): void {
@@ -68,9 +85,11 @@ export class LogSocket {
     }
     let reason: string | undefined;
     let info;
+    let identity = '';
     try {
       info = fdInfo(fd);
       reason = unreadableReason(info);
+      identity = `${info.dev}:${info.ino}`;
     } catch (err) {
       reason = `it cannot be inspected (${(err as Error).message})`;
     }
@@ -80,6 +99,13 @@ export class LogSocket {
       this.opts.log(`refused an fd for "${name}": ${reason}`);
       return;
     }
+    const readAs = this.identities.get(identity);
+    if (readAs !== undefined) {
+      this.duplicates++;
+      closeQuietly(fd);
+      this.opts.log(`closed an fd for "${name}": memlogd reads that stream already (as "${readAs}")`);
+      return;
+    }
     const source = this.ring.sources.acquire(name, sender);
     const splitter = new LineSplitter(this.ring, source.id, this.opts.maxLineLen);
     try {
@@ -87,12 +113,14 @@ export class LogSocket {
         onData: this.opts.onData,
         onClose: (s: InputStream, error?: Error) => {
           this.streams.delete(s);
+          this.identities.delete(identity);
           this.ring.sources.release(source.id);
           if (error) this.opts.log(`stream "${name}" ended with an error: ${error.message}`);
         },
       };
       const stream = new InputStream(fd, info, splitter, events, this.reader);
       this.streams.set(stream, source);
+      this.identities.set(identity, name);
       this.accepted++;
     } catch (err) {
       this.ring.sources.release(source.id);
@@ -119,13 +147,5 @@ export class LogSocket {
     this.receiver.close();
     for (const stream of [...this.streams.keys()]) stream.close();
     this.reader.close();
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // Already closed or never valid: nothing left to leak.
   }
 }

@@ -4,13 +4,14 @@
  * would let a sender forge whole lines in text output) become U+FFFD.
  */
 
+import { MAX_NAME_BYTES } from '../protocol/wire.js';
+
 // ignoreBOM: a leading U+FEFF is part of the name as sent, not something to drop silently.
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const lenient = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/g;
 
-export const MAX_NAME_BYTES = 512; // what upstream reads of a name
 export const EMPTY_NAME = 'unnamed';
 
 export interface NameCheck {

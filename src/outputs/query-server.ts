@@ -1,8 +1,8 @@
 /**
  * The query socket (PROTOCOL.md section 2): a client sends one mode byte,
  * 0 = dump, 1 = follow, 2 = dump then follow, and gets JSON lines; or, our
- * extension, 3 = resume after a sequence number (see query-request.ts), and
- * gets a hello line first.
+ * extensions, 3 = resume after a sequence number, and gets a hello line first,
+ * and 4 = status (see src/protocol/wire.ts).
  *
  * A reader that lost entries (it fell a ring behind, or asked to resume from
  * entries already dropped) first gets a marker: an entry from source memlogd
@@ -19,9 +19,20 @@ import net from 'node:net';
 import type { Ring } from '../ring/ring.js';
 import { EntryEncoder, type Encoded } from './entry-encoder.js';
 import { FOREVER, Reader } from './reader.js';
-import { MODE_DUMP, MODE_DUMP_FOLLOW, MODE_FOLLOW, MODE_RESUME, MODE_STATUS, RequestError, RequestParser, type QueryRequest } from './query-request.js';
-
-export { MODE_DUMP, MODE_FOLLOW, MODE_DUMP_FOLLOW, MODE_RESUME, MODE_STATUS } from './query-request.js';
+import {
+  encodeHello,
+  encodeStatus,
+  MODE_DUMP,
+  MODE_DUMP_FOLLOW,
+  MODE_FOLLOW,
+  MODE_RESUME,
+  MODE_STATUS,
+  PROTOCOL_VERSION,
+  RequestError,
+  RequestParser,
+  type DaemonFacts,
+  type QueryRequest,
+} from '../protocol/wire.js';
 
 export interface QueryServerOptions {
   maxLineLen: number;
@@ -36,8 +47,8 @@ export interface QueryServerOptions {
   daemonId: string;
   /** A reader's queue emptied (the inputs may stop holding). */
   onRoom?(): void;
-  /** What a status request (mode 4) is told. */
-  status(): Record<string, unknown>;
+  /** What a status request (mode 4) is told (the server adds its own counts). */
+  status(): DaemonFacts;
 }
 
 /** Batches written to one reader per turn before the others get theirs. */
@@ -67,9 +78,7 @@ export class QueryServer {
   private deliveredBytes = 0;
   /** Entries lost by all readers since start. */
   lost = 0;
-  /** Query connections open now, with a request or still without one. */
-  private connections = 0;
-  /** Every connection, refused ones included, so that a shutdown waits for none of them. */
+  /** Every open connection, refused ones and ones without a request yet included: all count against -max-clients. */
   private readonly sockets = new Set<net.Socket>();
 
   constructor(
@@ -103,20 +112,21 @@ export class QueryServer {
   private onConnection(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    if (this.connections >= this.opts.maxClients) {
+    socket.on('error', () => socket.destroy());
+    // Every open connection counts, answered or not, this one included.
+    if (this.sockets.size > this.opts.maxClients) {
       const msg = `too many query clients (${this.opts.maxClients} are connected; -max-clients)`;
       this.opts.log(`refused a query client: ${msg}`);
-      socket.on('error', () => socket.destroy());
-      socket.end(this.opts.ownLine(`error: ${msg}`));
+      refuse(socket, this.opts.ownLine(`error: ${msg}`));
       return;
     }
-    this.connections++;
-    socket.once('close', () => this.connections--);
     socket.setTimeout(this.opts.modeTimeoutMs ?? 10_000, () => {
       this.opts.log('closed a query client that sent no complete request within its time');
       socket.destroy();
     });
-    socket.on('error', () => socket.destroy());
+    // A client that hangs up before its request is complete is gone: its fd goes at once.
+    const onEnd = (): void => void socket.destroy();
+    socket.once('end', onEnd);
     const parser = new RequestParser();
     const onData = (data: Buffer): void => {
       let request: QueryRequest | undefined;
@@ -127,13 +137,14 @@ export class QueryServer {
         this.opts.log(`refused a query client: ${err.message}`);
         socket.off('data', onData);
         socket.setTimeout(0);
-        socket.end(this.opts.ownLine(`error: ${err.message}`));
+        answerAndClose(socket, this.opts.ownLine(`error: ${err.message}`));
         return;
       }
       if (!request) return;
       socket.setTimeout(0);
       socket.off('data', onData);
-      // Whatever else the client sends is ignored, but reading goes on so its close is seen.
+      socket.off('end', onEnd);
+      // Whatever else the client sends is ignored, but reading goes on so that its hang-up is seen.
       socket.on('data', () => {});
       this.start(socket, request);
     };
@@ -154,7 +165,7 @@ export class QueryServer {
         reader = new Reader(socket, ring.first, FOREVER);
         break;
       case MODE_STATUS:
-        socket.end(JSON.stringify({ memlogd: { ...this.opts.status(), queryClients: this.connections, readersLost: this.lost } }) + '\n');
+        answerAndClose(socket, encodeStatus({ ...this.opts.status(), queryClients: this.sockets.size, readersLost: this.lost }));
         return;
       case MODE_RESUME: {
         // Sequence numbers only mean something within one daemon's life: a client that
@@ -163,7 +174,7 @@ export class QueryServer {
         const same = request.daemon === this.opts.daemonId && request.after !== undefined;
         const wanted = same ? (request.after as number) + 1 : request.daemon !== undefined ? 0 : ring.first;
         const start = Math.min(wanted, ring.next);
-        socket.write(JSON.stringify({ memlogd: { protocol: 1, daemon: this.opts.daemonId, first: ring.first, next: ring.next, start } }) + '\n');
+        socket.write(encodeHello({ protocol: PROTOCOL_VERSION, daemon: this.opts.daemonId, first: ring.first, next: ring.next, start }));
         reader = new Reader(socket, start, FOREVER);
         break;
       }
@@ -178,6 +189,10 @@ export class QueryServer {
       reader.done = true;
       this.readers.delete(reader);
     });
+    // A follower whose client shuts its side has left (on a Unix socket a hang-up looks the same
+    // until something is written). A dump goes on to its end, for a client that sent its mode
+    // byte and shut its side (`printf '\0' | nc -U -N`), then the connection closes.
+    if (reader.following) socket.once('end', () => socket.destroy());
     this.notifyOne();
   }
 
@@ -232,7 +247,7 @@ export class QueryServer {
     if (reader.pos >= limit) {
       if (!reader.following) {
         reader.done = true;
-        reader.socket.end();
+        answerAndClose(reader.socket);
       }
       return 0;
     }
@@ -301,4 +316,42 @@ export class QueryServer {
     this.sockets.clear();
     this.readers.clear();
   }
+}
+
+/**
+ * Ends a connection the daemon has finished with: the last bytes go out, then
+ * our side closes at once, whether or not the client has closed its own. (With
+ * half-open connections, end() alone would keep the fd until the client hangs up.)
+ */
+function answerAndClose(socket: net.Socket, last?: Buffer | string): void {
+  socket.once('finish', () => socket.destroy());
+  if (last === undefined) socket.end();
+  else socket.end(last);
+}
+
+/** How long a refused client has to send its request before its connection closes anyway. */
+const REFUSAL_GRACE_MS = 1000;
+
+/**
+ * Refuses a connection before its request: the answer goes out at once, and
+ * the connection closes once the client's request has come (closing with it
+ * unread would reset the connection, and the client could lose the answer or
+ * fail writing its mode byte) or the client hangs up, within a second anyway.
+ */
+function refuse(socket: net.Socket, answer: Buffer): void {
+  let waiting = 2; // the answer written, the client heard from
+  const done = (): void => {
+    if (--waiting === 0) socket.destroy();
+  };
+  let heard = false;
+  const onHeard = (): void => {
+    if (heard) return;
+    heard = true;
+    done();
+  };
+  socket.on('data', onHeard);
+  socket.once('end', onHeard);
+  socket.once('finish', done);
+  socket.setTimeout(REFUSAL_GRACE_MS, () => socket.destroy());
+  socket.end(answer);
 }

@@ -1,0 +1,163 @@
+/**
+ * The read ends the init handed to memlogd, of which it keeps a copy: so that
+ * a writer never gets EPIPE when memlogd dies, and a new memlogd gets every
+ * stream again.
+ *
+ * A kept read end must never be left to fill up: a writer whose pipe is full
+ * blocks. While memlogd is down, the keeper reads every stream itself and
+ * appends its lines, stamped as the persister does (`<time> <source> <msg>`),
+ * to LOGDIR/memlogd-down/<source>.log; when a memlogd is back, it stops
+ * reading and hands the streams over again. A stream that cannot be handed
+ * over stays drained to its file until the next attempt.
+ *
+ * Not the files a persister writes (LOGDIR/<source>.log): its crash recovery
+ * cuts those back to the sizes it saved, and would cut away what the init
+ * put there.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { dupFd, sendFdsAsync } from '../native.js';
+import { closeQuietly } from '../fds.js';
+import { LineReader } from '../clients/query-client.js';
+import { formatRfc3339Seconds } from '../entry/rfc3339.js';
+
+/** Under the log directory: what the init read itself while memlogd was down. */
+export const OUTAGE_DIR = 'memlogd-down';
+/** A line longer than this is cut there, as memlogd would cut it much sooner. */
+const MAX_LINE = 64 * 1024;
+
+export interface KeptStream {
+  /** The source name memlogd reads it as. */
+  readonly name: string;
+  /** The init's copy of the read end. */
+  readonly fd: number;
+}
+
+interface Kept extends KeptStream {
+  /** Reading it into its file: a duplicate of fd, so that fd stays for the next memlogd. */
+  drain?: net.Socket;
+  lines?: LineReader;
+  file?: number;
+}
+
+/** Where the init puts a stream's lines while memlogd is down (names are the config's: letters, digits, `.`, `_`, `-`). */
+export function outageFile(logDir: string, name: string): string {
+  return path.join(logDir, OUTAGE_DIR, `${name}.log`);
+}
+
+export class StreamKeeper {
+  private readonly kept = new Set<Kept>();
+
+  constructor(
+    private readonly logDir: string,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  get size(): number {
+    return this.kept.size;
+  }
+
+  /** Keeps a read end (already handed to memlogd); returns how to let it go once its program is gone for good. */
+  keep(stream: KeptStream): () => void {
+    const kept: Kept = { ...stream };
+    this.kept.add(kept);
+    return () => {
+      this.stopDraining(kept);
+      this.kept.delete(kept);
+      closeQuietly(kept.fd);
+    };
+  }
+
+  /** Whether some stream is being read into its file (memlogd is down, or did not take it). */
+  get draining(): boolean {
+    for (const k of this.kept) if (k.drain) return true;
+    return false;
+  }
+
+  /** memlogd is down: read every stream into its fallback file, so that no writer fills its pipe. */
+  drainAll(): void {
+    for (const k of this.kept) this.startDraining(k);
+  }
+
+  /**
+   * A memlogd is up: stop reading the streams and hand them to it again.
+   * Returns the names of the streams it did not take (they stay drained to
+   * their files); a later call tries them again.
+   */
+  async handAll(logSocket: string): Promise<string[]> {
+    const failed: string[] = [];
+    for (const k of [...this.kept]) {
+      if (!this.kept.has(k)) continue; // let go meanwhile
+      this.stopDraining(k);
+      try {
+        await sendFdsAsync(logSocket, Buffer.from(k.name), [k.fd]);
+      } catch (err) {
+        failed.push(`${k.name} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+        if (this.kept.has(k)) this.startDraining(k);
+      }
+    }
+    return failed;
+  }
+
+  /** Shutdown: stop reading and let every stream go. */
+  close(): void {
+    for (const k of this.kept) {
+      this.stopDraining(k);
+      closeQuietly(k.fd);
+    }
+    this.kept.clear();
+  }
+
+  private startDraining(k: Kept): void {
+    if (k.drain) return;
+    let file: string | undefined;
+    try {
+      file = outageFile(this.logDir, k.name);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      k.file = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o640);
+      const drain = new net.Socket({ fd: dupFd(k.fd), readable: true, writable: false });
+      k.drain = drain;
+      k.lines = new LineReader(MAX_LINE);
+      drain.on('data', (chunk: Buffer) => this.append(k, chunk));
+      // The program closed its end: nothing more to read; the copy goes when the program is let go.
+      drain.on('end', () => this.stopDraining(k));
+      drain.on('error', (err) => {
+        this.log(`reading ${k.name} into ${file}: ${err.message}`);
+        this.stopDraining(k);
+      });
+    } catch (err) {
+      this.log(`cannot read ${k.name} into ${file ?? this.logDir}: ${(err as Error).message}`);
+      this.stopDraining(k);
+    }
+  }
+
+  /** Writes the chunk's complete lines, each stamped with the time it was read. */
+  private append(k: Kept, chunk: Buffer): void {
+    const head = `${formatRfc3339Seconds(Math.floor(Date.now() / 1000))} ${k.name} `;
+    const out: string[] = [];
+    k.lines?.push(chunk, (line) => out.push(head, line.toString('utf8'), '\n'));
+    this.write(k, out.join(''));
+  }
+
+  private write(k: Kept, text: string): void {
+    if (k.file === undefined || text === '') return;
+    try {
+      fs.writeSync(k.file, text);
+    } catch (err) {
+      // A full or broken disk: what was read is lost, but the writer is not blocked.
+      this.log(`writing ${k.name}'s lines to ${outageFile(this.logDir, k.name)}: ${(err as Error).message}`);
+    }
+  }
+
+  private stopDraining(k: Kept): void {
+    k.drain?.destroy();
+    k.drain = undefined;
+    // The start of a line whose end memlogd will read: kept here as it is.
+    const rest = k.lines?.takeRest();
+    if (rest) this.write(k, `${formatRfc3339Seconds(Math.floor(Date.now() / 1000))} ${k.name} ${rest.toString('utf8')}\n`);
+    k.lines = undefined;
+    if (k.file !== undefined) closeQuietly(k.file);
+    k.file = undefined;
+  }
+}

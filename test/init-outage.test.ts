@@ -1,0 +1,65 @@
+/** The init when memlogd is gone for good: it never blocks, nor do its services; it keeps trying, and hands everything back. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { queryStatus } from '../src/clients/query-client.js';
+import { BIN, dump, messagesOf, tmpdir, waitFor } from './helpers.js';
+import { processesWith, readIfThere, startInit, writeConfig } from './init-helpers.js';
+
+test('memlogd that cannot be restarted: its streams go to files, no writer blocks, it is retried until it is back, and gets them all again', async (t) => {
+  const dir = tmpdir(t);
+  const file = (name: string): string => path.join(dir, name);
+  const config = writeConfig(
+    dir,
+    `log-dir: ./var/log
+memlogd:
+  # While BROKEN exists, memlogd cannot start (as after a bad upgrade).
+  command: [sh, -c, '[ -e ${file('BROKEN')} ] && exit 3; exec "$@"', memlogd, ${JSON.stringify(process.execPath)}, ${JSON.stringify(BIN('memlogd'))}]
+services:
+  - name: flood
+    # Far more than a FIFO holds (64 KiB), once told to; then a little more, once told again.
+    command: [sh, -c, 'until [ -e ${file('GO1')} ]; do sleep 0.05; done; seq 1 100000; : > ${file('DONE1')}; until [ -e ${file('GO2')} ]; do sleep 0.05; done; seq 100001 100100; exec sleep 1000']
+`,
+  );
+  const init = startInit(dir, config);
+  t.after(() => init.proc.kill('SIGKILL'));
+  const querySocket = file('run/memlogdq.sock');
+  await waitFor('memlogd up', () => queryStatus(querySocket), 20_000);
+  fs.writeFileSync(file('BROKEN'), '');
+  const [memlogd] = processesWith('-fd-query=4', init.proc.pid);
+  process.kill(Number(memlogd.split(':')[0]), 'SIGKILL');
+  await waitFor('a failed restart', () => /memlogd could not be restarted \(memlogd exited with status 3 before it was ready\); trying again/.test(init.stderr()), 20_000);
+
+  // With no memlogd, the service writes 589 KB into its FIFO, and finishes.
+  fs.writeFileSync(file('GO1'), '');
+  await waitFor('the flood written in full', () => fs.existsSync(file('DONE1')), 30_000);
+  // Every line, stamped as the persister would, in a file of its own (never one a persister writes).
+  const onDisk = await waitFor('the last line in the file', () => {
+    const lines = readIfThere(file('var/log/memlogd-down/flood.out.log')).split('\n');
+    return lines.at(-2)?.endsWith(' 100000') && lines.slice(0, -1);
+  });
+  assert.deepEqual(
+    onDisk.map((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ flood\.out (\d+)$/.exec(l)?.[1]),
+    Array.from({ length: 100_000 }, (_, i) => `${i + 1}`),
+  );
+  assert.ok(!fs.existsSync(file('var/log/flood.out.log')), 'nothing in the file a persister would write');
+  // The init's own lines of the outage reached a file too.
+  assert.match(readIfThere(file('var/log/init.log')) + readIfThere(file('var/log/memlogd-down/init.log')), /memlogd could not be restarted/);
+
+  // memlogd can start again: the init, still trying, starts it and hands it every stream once more.
+  fs.rmSync(file('BROKEN'));
+  await waitFor('memlogd back', () => /memlogd restarted \(pid \d+\); 3 streams handed over again/.test(init.stderr()), 30_000);
+  fs.writeFileSync(file('GO2'), '');
+  const more = await waitFor('the flood read by memlogd again', async () => {
+    const m = messagesOf(await dump(querySocket), 'flood.out');
+    return m.length >= 100 && m;
+  });
+  assert.deepEqual(more, Array.from({ length: 100 }, (_, i) => `${100_001 + i}`));
+  const status = await queryStatus(querySocket);
+  const streams = (status.streams as { source: string }[]).map((s) => s.source).sort();
+  assert.deepEqual(streams, ['flood', 'flood.out', 'init']);
+
+  init.proc.kill('SIGTERM');
+  assert.equal(await init.done, 0, init.stderr());
+});
