@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { extract } from 'tar-stream';
-import { BIN, dump, openStream, run, startDaemon, tmpdir, waitFor } from './helpers.js';
+import { BIN, dump, fakeUpstream, openStream, run, startDaemon, tmpdir, waitFor } from './helpers.js';
 
 interface Member {
   type: string;
@@ -182,6 +182,24 @@ test('bundle with memlogd down: files and summary, and a note', async (t) => {
   assert.equal(summary.files.count, 5);
   assert.equal(summary.kmsg.included, false);
   assert.match(summary.kmsg.note ?? '', /no-kmsg/);
+});
+
+test('bundle of an upstream memlogd: the ring from one dump, a note, and nothing asked that it does not need', async (t) => {
+  const dir = tmpdir(t);
+  const sock = path.join(dir, 'upstream.sock');
+  const requests: number[] = [];
+  const server = fakeUpstream(sock, [{ time: '2019-02-22T16:04:23.123456789Z', source: 'docker', msg: 'hello from upstream' }], requests);
+  t.after(() => server.close());
+  const out = path.join(dir, 'up.tar.gz');
+  const r = await run(process.execPath, [BIN('memlog'), 'bundle', '-o', out, '-socket', sock, '-log-dir', path.join(dir, 'none'), '-kmsg', path.join(dir, 'none')]);
+  assert.equal(r.code, 0, r.stderr);
+  // Its status (which an upstream daemon leaves unanswered), then one dump: no follow, no resume, nothing twice.
+  assert.deepEqual(requests, [4, 0]);
+  assert.match(r.stderr, /sent no status within \d+ ms \(an upstream memlogd has no status\): no daemon id or sequence numbers/);
+  const members = await readArchive(out);
+  assert.equal(member(members, 'ring.txt').data.toString(), '2019-02-22T16:04:23.123456789Z;docker;hello from upstream\n');
+  const summary = JSON.parse(member(members, 'summary.json').data.toString()) as { memlogd: { reachable: boolean; daemon?: string } };
+  assert.deepEqual(summary.memlogd, { reachable: true });
 });
 
 test('bundle: -o is required (usage error); a missing output directory is a one-line error', async (t) => {

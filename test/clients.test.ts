@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { BIN, dump, messagesOf, run, sleep, startDaemon, tmpdir, waitFor } from './helpers.js';
+import net from 'node:net';
+import { BIN, ROOT, dump, messagesOf, openStream, run, startDaemon, tmpdir, waitFor } from './helpers.js';
 
 test('logread prints time;source;msg with ; in the source as \\;', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t));
@@ -29,7 +30,14 @@ test('logread -f follows and -F dumps then follows', async (t) => {
     t.after(() => p.kill());
     return { flag, out: () => out };
   });
-  await sleep(300);
+  // Both follow once they print a line written after they connected: write one until each has.
+  const probe = await openStream(daemon.logSocket, 'probe');
+  let probes = 0;
+  await waitFor('both logread to follow', () => {
+    fs.writeSync(probe, `probe ${++probes}\n`);
+    return readers.every((r) => r.out().includes(';probe;probe '));
+  });
+  fs.closeSync(probe);
   await run(process.execPath, [BIN('logwrite'), '-socket', daemon.logSocket, '-n', 'late', 'echo', 'after']);
   for (const r of readers) await waitFor(`logread ${r.flag} to print the new line`, () => r.out().includes(';late.out;after'));
   const [f, F] = readers;
@@ -51,6 +59,37 @@ test('logread names the socket in a one-line error when it cannot connect', asyn
   const refused = await run(process.execPath, [BIN('logread'), '-socket', stale]);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, new RegExp(`^logread: cannot connect to ${stale}: connection refused.*\\n$`));
+});
+
+test('a daemon that closes a query connection before the request is sent: an error for the caller, not a crash', async (t) => {
+  // What memlogd does when it is out of fds (it accepts and closes at once). The client is held up until the
+  // connection is already closed, so that it sends its request into a closed connection every time.
+  const dir = tmpdir(t);
+  const sock = path.join(dir, 'closing.sock');
+  const closed = path.join(dir, 'closed');
+  const server = net.createServer((socket) => {
+    socket.destroy();
+    fs.writeFileSync(closed, '');
+  });
+  await new Promise<void>((resolve) => server.listen(sock, resolve));
+  t.after(() => server.close());
+  const script = `
+    import fs from 'node:fs';
+    import { connectQuery } from ${JSON.stringify(path.join(ROOT, 'dist/src/clients/query-client.js'))};
+    const pending = connectQuery(${JSON.stringify(sock)}, 0);
+    for (const deadline = Date.now() + 30000; !fs.existsSync(${JSON.stringify(closed)}) && Date.now() < deadline; );
+    pending.then(
+      (socket) => {
+        socket.on('error', (err) => console.log('error ' + err.code));
+        socket.on('close', () => console.log('closed'));
+        socket.resume();
+      },
+      (err) => console.log('rejected: ' + err.message),
+    );
+  `;
+  const r = await run(process.execPath, ['--input-type=module', '-e', script]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `rejected: cannot connect to ${sock}: the daemon closed the connection at once (out of file descriptors?)\n`);
 });
 
 test('the launcher hands stdout as NAME.out and stderr as NAME, and tees both', async (t) => {
@@ -114,8 +153,7 @@ test('memlog covers the same jobs as subcommands', async (t) => {
   const querySocket = path.join(dir, 'q.sock');
   const daemon = spawn(process.execPath, [BIN('memlog'), 'daemon', '-socket-log', logSocket, '-socket-query', querySocket]);
   t.after(() => daemon.kill());
-  await waitFor('the sockets', () => fs.existsSync(querySocket) && fs.existsSync(logSocket));
-  await sleep(100);
+  await waitFor('memlog daemon to answer', async () => (await dump(querySocket))[0]?.msg === 'memlogd started');
   const ran = await run(process.execPath, [BIN('memlog'), 'run', '-socket', logSocket, '-n', 'sub', 'echo', 'via memlog']);
   assert.equal(ran.code, 0);
   await waitFor('the line via memlog read', async () => (await run(process.execPath, [BIN('memlog'), 'read', '-socket', querySocket])).stdout.includes(';sub.out;via memlog'));

@@ -35,11 +35,56 @@ export function memTmpdir(t: { after(fn: () => void): void }): string {
   return dir;
 }
 
+/** The user the tests run commands as to see what others may do: nobody. */
+export const NOBODY = 65534;
+
+export interface OtherUser {
+  /** A command line for run() that runs our command bin/NAME as NOBODY (groups: its supplementary groups, none by default). */
+  command(name: string, args: string[], groups?: number[]): [string, string[]];
+}
+
+/**
+ * Our commands as NOBODY would run them, or why that cannot be done here (for t.skip). The checkout may sit
+ * where that user cannot go (under /root, say): what the commands load (bin/, the single-file bundles, the
+ * addon, package.json) is copied into a directory it can read, and one command is tried from there first.
+ */
+export async function asNobody(t: { after(fn: () => void): void }): Promise<OtherUser | string> {
+  const setpriv = '/usr/bin/setpriv';
+  if (process.getuid?.() !== 0 || !fs.existsSync(setpriv)) return 'needs root and setpriv to run commands as another user';
+  const dir = tmpdir(t);
+  const copy = (rel: string, mode: number): void => {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true, mode: 0o755 });
+    fs.copyFileSync(path.join(ROOT, rel), path.join(dir, rel));
+    fs.chmodSync(path.join(dir, rel), mode);
+  };
+  for (const name of fs.readdirSync(path.join(ROOT, 'bin'))) {
+    copy(path.join('bin', name), 0o755);
+    copy(path.join('dist', 'bundle', `${name}.mjs`), 0o644);
+  }
+  copy(path.join('build', 'Release', 'memlog_native.node'), 0o755);
+  copy('package.json', 0o644);
+  fs.chmodSync(dir, 0o755);
+  const user: OtherUser = {
+    command: (name, args, groups = []) => [
+      setpriv,
+      [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, groups.length > 0 ? `--groups=${groups.join(',')}` : '--clear-groups', process.execPath, path.join(dir, 'bin', name), ...args],
+    ],
+  };
+  // memlogd loads the addon: if this runs, the others do.
+  const tried = await run(...user.command('memlogd', ['-help']));
+  if (tried.code !== 0) {
+    const lines = tried.stderr.trim().split('\n');
+    return `uid ${NOBODY} cannot run the commands even from ${dir}: ${(lines.find((l) => /Error/.test(l)) ?? lines[0]).trim()}`;
+  }
+  return user;
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+/** Polls check until it gives a value; the deadline only bounds a failure, so it is generous (a busy machine is slow). */
+export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     // A check may throw while what it looks at does not exist yet (a file, a socket): that is "not yet".
@@ -197,13 +242,24 @@ export function run(cmd: string, args: string[], opts: { input?: string; env?: N
   });
 }
 
-/** Pids of the processes that have the Unix socket bound at path open (from /proc/net/unix). */
-export function pidsHoldingSocket(socketPath: string): number[] {
-  const inodes = new Set<string>();
+/** The Unix sockets named path in /proc/net/unix: the one bound there and those a server accepted on it. */
+export function socketsAt(socketPath: string): { inode: string; state: string }[] {
+  const found: { inode: string; state: string }[] = [];
   for (const line of fs.readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
     const cols = line.trim().split(/\s+/);
-    if (cols[7] === socketPath) inodes.add(cols[6]);
+    if (cols[7] === socketPath) found.push({ inode: cols[6], state: cols[5] });
   }
+  return found;
+}
+
+/** Connections the server listening at socketPath has accepted (or that wait to be) and not closed yet. */
+export function openConnections(socketPath: string): number {
+  return socketsAt(socketPath).filter((s) => s.state === '03').length;
+}
+
+/** Pids of the processes that have the Unix socket bound at path open (from /proc/net/unix). */
+export function pidsHoldingSocket(socketPath: string): number[] {
+  const inodes = new Set(socketsAt(socketPath).map((s) => s.inode));
   const pids: number[] = [];
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
@@ -221,11 +277,15 @@ export function pidsHoldingSocket(socketPath: string): number[] {
   return pids;
 }
 
-/** A stand-in for the upstream Go daemon's query socket: one mode byte; 0-2 answered with plain JSON lines, anything else left silent. */
-export function fakeUpstream(socketPath: string, entries: { time: string; source: string; msg: string }[]): net.Server {
+/**
+ * A stand-in for the upstream Go daemon's query socket: one mode byte; 0-2 answered with plain JSON lines,
+ * anything else left silent. The mode byte of every request is pushed to requests, if given.
+ */
+export function fakeUpstream(socketPath: string, entries: { time: string; source: string; msg: string }[], requests: number[] = []): net.Server {
   const server = net.createServer((socket) => {
     socket.once('data', (data) => {
       const mode = data[0];
+      requests.push(mode);
       if (mode > 2) return; // upstream: the connection stays open, nothing is sent
       for (const e of entries) socket.write(JSON.stringify(e) + '\n');
       if (mode === 0) socket.end();

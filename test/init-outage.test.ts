@@ -35,8 +35,10 @@ services:
   fs.writeFileSync(file('GO1'), '');
   await waitFor('the flood written in full', () => fs.existsSync(file('DONE1')), 30_000);
   // Every line, stamped as the persister would, in a file of its own (never one a persister writes).
-  const onDisk = readIfThere(file('var/log/memlogd-down/flood.out.log')).split('\n');
-  assert.equal(onDisk.pop(), '');
+  const onDisk = await waitFor('the last line in the file', () => {
+    const lines = readIfThere(file('var/log/memlogd-down/flood.out.log')).split('\n');
+    return lines.at(-2)?.endsWith(' 100000') && lines.slice(0, -1);
+  });
   assert.deepEqual(
     onDisk.map((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ flood\.out (\d+)$/.exec(l)?.[1]),
     Array.from({ length: 100_000 }, (_, i) => `${i + 1}`),

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { connectQuery, LineReader, parseEntry } from '../src/clients/query-client.js';
-import { BIN, dump, fdCount, fdsBackTo, messagesOf, openStream, startDaemon, tmpdir, waitFor } from './helpers.js';
+import { BIN, dump, fdCount, fdsBackTo, messagesOf, openConnections, openStream, startDaemon, tmpdir, waitFor } from './helpers.js';
 
 test('-max-streams: fds beyond the limit are refused with an entry; the others keep working', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t), ['-max-streams', '5']);
@@ -34,12 +34,11 @@ test('-max-streams: fds beyond the limit are refused with an entry; the others k
 
 test('-max-clients: one client too many is answered with an error and closed; the others are served', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t), ['-max-clients', '3']);
-  // The readiness probes' connections close asynchronously: let the daemon see them go.
-  const baseline = fdCount(daemon.pid);
-  await waitFor('the probes to close', () => fdCount(daemon.pid) <= baseline);
-  await new Promise((r) => setTimeout(r, 200));
+  // The readiness probes' connections close asynchronously: wait until the daemon has closed them all (it stops
+  // counting a client in the same turn of its event loop as it closes the socket, before it accepts anyone else).
+  await waitFor('the probes to close', () => openConnections(daemon.querySocket) === 0);
   const followers = await Promise.all([1, 1, 1].map((mode) => connectQuery(daemon.querySocket, mode)));
-  await new Promise((r) => setTimeout(r, 100));
+  // Connected after them, so accepted after them: the kernel queues connections in order, and they are accepted in that order.
   const extra = await connectQuery(daemon.querySocket, 0);
   const answer: string[] = [];
   const lines = new LineReader();
@@ -91,7 +90,7 @@ test('out of file descriptors: new fds are refused with an entry, existing strea
     const entries = await dump(querySocket);
     const own = messagesOf(entries, 'memlogd');
     return own.some((m) => /could not all be received .*out of file descriptors/.test(m)) && messagesOf(entries, 'first').includes('during the flood');
-  }, 20_000);
+  });
   fs.writeSync(first, 'after the flood\n');
   fs.closeSync(first);
   await waitFor('the stream after the flood', async () => messagesOf(await dump(querySocket), 'first').includes('after the flood'));

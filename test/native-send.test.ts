@@ -18,7 +18,7 @@ import {
   fullSocket,
   NATIVE_URL,
   rejection,
-  settle,
+  fdsBackTo,
   until,
   type Datagram,
 } from './native-support.js';
@@ -54,8 +54,7 @@ test('sendFdsAsync: while the receiver\'s queue is full the event loop runs on, 
     fs.closeSync(keep);
   }
   fs.rmSync(p);
-  await settle();
-  assert.equal(countFds(), baseline);
+  await fdsBackTo(baseline);
 });
 
 test('sendFdsAsync: EAGAIN at its deadline (at once with timeoutMs 0), ECONNREFUSED when the receiver goes away, ENOENT without one; no fd leaks', async () => {
@@ -82,8 +81,7 @@ test('sendFdsAsync: EAGAIN at its deadline (at once with timeoutMs 0), ECONNREFU
     closeAll([keep, give]);
   }
   fs.rmSync(p);
-  await settle();
-  assert.equal(countFds(), baseline);
+  await fdsBackTo(baseline);
 });
 
 test('sendFdsAsync: a send still waiting when its Worker is terminated leaves no fd behind', async () => {
@@ -113,7 +111,6 @@ test('sendFdsAsync: a send still waiting when its Worker is terminated leaves no
   assert.deepEqual(messages, ['waiting']);
   fs.closeSync(fd);
   fs.rmSync(p);
-  await settle();
   // Worker threads share the fd table: the send's socket and its copy of the fd must be gone.
-  assert.equal(countFds(), baseline);
+  await fdsBackTo(baseline);
 });

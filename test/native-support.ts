@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import { bindDgram, DgramReceiver, sendFds, type NativeSystemError } from '../src/native.js';
+import { socketsAt } from './helpers.js';
 
 export const NATIVE_URL = new URL('../src/native.js', import.meta.url).href;
 
@@ -28,7 +29,8 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
+/** Polls cond until it holds; the deadline only bounds a failure (a busy machine is slow). */
+export async function until(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -36,10 +38,15 @@ export async function until(what: string, cond: () => boolean, timeoutMs = 5000)
   }
 }
 
-/** Lets uv_close callbacks run (they come after the check phase). */
-export async function settle(): Promise<void> {
-  await new Promise((resolve) => setImmediate(resolve));
-  await sleep(5);
+/** Waits until this process has as many fds open as at baseline (handles close their fds in a later loop turn). */
+export async function fdsBackTo(baseline: number): Promise<void> {
+  await until(`fds back to ${baseline}`, () => countFds() === baseline);
+  assert.equal(countFds(), baseline);
+}
+
+/** Waits until the socket bound at socketPath is closed (gone from /proc/net/unix, even if its path was unlinked). */
+export async function released(socketPath: string): Promise<void> {
+  await until(`the socket at ${socketPath} closed`, () => socketsAt(socketPath).length === 0);
 }
 
 export interface Datagram {

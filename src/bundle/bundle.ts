@@ -14,18 +14,19 @@
  * bytes (the header is out by then) and a note says so.
  */
 import fs from 'node:fs';
-import type { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { projectRoot } from '../paths.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { pack as tarPack, type Header, type Pack } from 'tar-stream';
-import { ConnectError, connectQuery, connectResume, LineReader, parseEntry } from '../clients/query-client.js';
-import { formatText } from '../clients/logread.js';
-import { MODE_DUMP } from '../protocol/wire.js';
-import { DEFAULT_KMSG_DEVICE, readKmsg } from '../kmsg/reader.js';
+import { pack as tarPack } from 'tar-stream';
+import { DEFAULT_KMSG_DEVICE } from '../kmsg/reader.js';
+import { projectRoot } from '../paths.js';
+import { describe } from './files.js';
+import { captureKmsg } from './kmsg.js';
+import { listLogDir } from './log-dir.js';
+import { captureRing, type MemlogdReport } from './ring.js';
+import { addBuffer, addDirectory, addFile } from './tar.js';
 
 export interface BundleOptions {
   /** FILE.tar.gz; written to FILE.tar.gz.tmp, then renamed. */
@@ -60,17 +61,7 @@ export interface BundleSummary {
 /** summary.json in the archive. */
 export interface BundleReport {
   created: string;
-  memlogd: {
-    reachable: boolean;
-    error?: string;
-    daemon?: string;
-    first?: number;
-    next?: number;
-    /** = first: entries the ring has dropped since the daemon started. */
-    dropped?: number;
-    /** Time of the "memlogd started" entry, if the ring still holds it. */
-    startedAt?: string;
-  };
+  memlogd: MemlogdReport;
   sources: Record<string, { lines: number; bytes: number }>;
   lossMarkers: number;
   files: { count: number; bytes: number };
@@ -81,12 +72,6 @@ export interface BundleReport {
 }
 
 const PROGRESS_MS = 100;
-/** A dump that sends nothing for this long is given up (a wedged daemon must not hang the bundle). */
-const DUMP_IDLE_MS = 30_000;
-/** Zero bytes to pad a file that shrank while being read. */
-const PAD = Buffer.alloc(64 * 1024);
-/** Warnings about the kernel log copied into the notes, at most. */
-const MAX_KMSG_WARNINGS = 3;
 
 export async function createBundle(opts: BundleOptions): Promise<BundleSummary> {
   const created = new Date();
@@ -257,26 +242,6 @@ function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(bytes < 1e6 ? 2 : 1)} MB`;
 }
 
-const REASONS: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  ENOTDIR: 'not a directory',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EISDIR: 'is a directory',
-  ELOOP: 'is a symbolic link (not followed)',
-  ENOSPC: 'no space left on device',
-  EROFS: 'read-only file system',
-  ENOTFILE: 'not a regular file',
-};
-
-/** A short reason for a failed fs call; with dir, an ENOENT says the directory is missing. */
-function describe(err: unknown, dir?: string): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT' && dir !== undefined) return `directory ${dir} does not exist`;
-  if (code !== undefined && REASONS[code] !== undefined) return REASONS[code];
-  return (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ');
-}
-
 let cachedVersion: string | undefined;
 
 function memlogVersion(): string {
@@ -301,358 +266,4 @@ function readme(ring: boolean, kmsg: boolean, logs: boolean, config: boolean): s
   if (config) rest.push('config.yml: the init config');
   if (rest.length > 0) lines.push(rest.join('; ') + '.');
   return lines.join('\n') + '\n';
-}
-
-// ---- memlogd ------------------------------------------------------------
-
-interface RingCapture {
-  reachable: boolean;
-  memlogd: BundleReport['memlogd'];
-  entries: number;
-  sources: Map<string, { lines: number; bytes: number }>;
-  lossMarkers: number;
-  /** The temporary files, when memlogd answered the dump. */
-  files?: { jsonl: string; txt: string };
-}
-
-async function captureRing(
-  socketPath: string,
-  work: string,
-  notes: string[],
-  onEntries: (n: number) => void,
-  signal: AbortSignal | undefined,
-): Promise<RingCapture> {
-  const ring: RingCapture = { reachable: false, memlogd: { reachable: false }, entries: 0, sources: new Map(), lossMarkers: 0 };
-  // The daemon's id and sequence numbers, from a resume hello.
-  try {
-    const conn = await connectResume(socketPath, {});
-    conn.socket.destroy();
-    ring.reachable = true;
-    if (conn.hello) {
-      const { daemon, first, next } = conn.hello;
-      Object.assign(ring.memlogd, { daemon, first, next, dropped: first });
-    } else {
-      notes.push(`memlogd at ${socketPath} did not answer a resume request (an upstream memlogd?): no daemon id or sequence numbers`);
-    }
-  } catch (err) {
-    if (err instanceof ConnectError) return unreachable(ring, socketPath, err, notes);
-    // It answered, but not with a hello: the dump may still work.
-    notes.push(`memlogd at ${socketPath}: ${describe(err)}`);
-  }
-  // The entries, from a plain dump.
-  const files = { jsonl: path.join(work, 'ring.jsonl'), txt: path.join(work, 'ring.txt') };
-  let socket: Socket;
-  try {
-    socket = await connectQuery(socketPath, MODE_DUMP);
-  } catch (err) {
-    if (err instanceof ConnectError) return unreachable(ring, socketPath, err, notes);
-    throw err;
-  }
-  ring.reachable = true;
-  ring.memlogd.reachable = true;
-  ring.files = files;
-  const jsonl = fs.createWriteStream(files.jsonl);
-  const txt = fs.createWriteStream(files.txt);
-  const lines = new LineReader();
-  let malformed = 0;
-  const onAbort = (): void => {
-    socket.destroy(new Error('interrupted'));
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let waiting = 0;
-      const drained = (): void => {
-        if (--waiting === 0) socket.resume();
-      };
-      const fail = (err: Error): void => reject(err);
-      jsonl.on('error', fail);
-      txt.on('error', fail);
-      socket.setTimeout(DUMP_IDLE_MS, () => socket.destroy(new Error(`memlogd sent nothing for ${DUMP_IDLE_MS / 1000} s`)));
-      socket.on('data', (chunk: Buffer) => {
-        let text = '';
-        lines.push(chunk, (line) => {
-          const entry = parseEntry(line);
-          if (!entry) {
-            malformed++;
-            return;
-          }
-          ring.entries++;
-          text += formatText(entry);
-          // parseEntry returns the parsed object itself, so extension fields are still on it.
-          if (Object.prototype.hasOwnProperty.call(entry, 'lost')) ring.lossMarkers++;
-          if (entry.source === 'memlogd' && entry.msg === 'memlogd started' && ring.memlogd.startedAt === undefined) {
-            ring.memlogd.startedAt = entry.time;
-          }
-          let s = ring.sources.get(entry.source);
-          if (!s) ring.sources.set(entry.source, (s = { lines: 0, bytes: 0 }));
-          s.lines++;
-          s.bytes += Buffer.byteLength(entry.msg);
-        });
-        // The raw bytes, exactly as the daemon sent them.
-        if (!jsonl.write(chunk)) {
-          waiting++;
-          jsonl.once('drain', drained);
-        }
-        if (text !== '' && !txt.write(text)) {
-          waiting++;
-          txt.once('drain', drained);
-        }
-        if (waiting > 0) socket.pause();
-        onEntries(ring.entries);
-      });
-      socket.on('end', () => resolve());
-      socket.on('error', (err) => reject(new Error(`the dump from ${socketPath} failed: ${err.message}`)));
-      socket.on('close', () => resolve()); // after 'end' or 'error', this changes nothing
-    });
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    ring.memlogd.error = message;
-    notes.push(`${message}: the ring in the bundle is partial`);
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-    socket.destroy();
-    await Promise.all([endStream(jsonl), endStream(txt)]);
-  }
-  if (lines.pending > 0) notes.push(`the dump from ${socketPath} ended in the middle of a line (${lines.pending} bytes)`);
-  if (malformed > 0) notes.push(`${malformed} lines of the dump from ${socketPath} were not entries (kept in ring.jsonl)`);
-  return ring;
-}
-
-function unreachable(ring: RingCapture, socketPath: string, err: ConnectError, notes: string[]): RingCapture {
-  const prefix = `cannot connect to ${socketPath}: `;
-  const detail = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
-  ring.reachable = false;
-  ring.memlogd = { reachable: false, error: err.message };
-  ring.files = undefined;
-  notes.push(`memlogd not reachable at ${socketPath} (${detail}): files only`);
-  return ring;
-}
-
-/** Ends a write stream and waits until its data is on disk (or it failed: the error is thrown). */
-function endStream(stream: fs.WriteStream): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (stream.destroyed) {
-      resolve();
-      return;
-    }
-    stream.once('error', reject);
-    stream.end(() => resolve());
-  });
-}
-
-// ---- the kernel log -----------------------------------------------------
-
-async function captureKmsg(
-  device: string,
-  file: string,
-  notes: string[],
-  signal: AbortSignal | undefined,
-): Promise<{ included: boolean; note?: string; records: number }> {
-  const out = fs.createWriteStream(file);
-  let writeError: Error | undefined;
-  out.on('error', (err) => (writeError ??= err));
-  let records = 0;
-  let warnings = 0;
-  let failure: string | undefined;
-  try {
-    await readKmsg({
-      path: device,
-      follow: false,
-      signal,
-      out: (line) => {
-        if (writeError) throw writeError;
-        records++;
-        if (out.write(line + '\n')) return;
-        return new Promise<void>((resolve) => out.once('drain', resolve));
-      },
-      warn: (msg) => {
-        if (++warnings <= MAX_KMSG_WARNINGS) notes.push(`kmsg: ${msg}`);
-      },
-    });
-  } catch (err) {
-    failure = err instanceof Error ? err.message : String(err);
-  }
-  try {
-    await endStream(out);
-  } catch (err) {
-    failure ??= `cannot write a temporary copy of ${device}: ${describe(err)}`;
-    records = 0;
-  }
-  if (failure !== undefined && records === 0) {
-    const note = `kmsg not included: ${failure}`;
-    notes.push(note);
-    return { included: false, note, records: 0 };
-  }
-  if (failure !== undefined) {
-    const note = `kmsg.txt is partial: ${failure}`;
-    notes.push(note);
-    return { included: true, note, records };
-  }
-  return { included: true, records };
-}
-
-// ---- the log directory --------------------------------------------------
-
-interface LogItem {
-  kind: 'dir' | 'file';
-  /** Relative to the log directory, with `/` between components. */
-  rel: string;
-}
-
-/** Directories and regular files under dir, sorted, not following symlinks; anything else is counted in a note. */
-async function listLogDir(dir: string, notes: string[]): Promise<LogItem[]> {
-  try {
-    const st = await fs.promises.stat(dir);
-    if (!st.isDirectory()) {
-      notes.push(`log directory ${dir} is not a directory: no log files`);
-      return [];
-    }
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    notes.push(code === 'ENOENT' ? `log directory ${dir} does not exist: no log files` : `log directory ${dir}: ${describe(err)}: no log files`);
-    return [];
-  }
-  const items: LogItem[] = [];
-  let skipped = 0;
-  const walk = async (rel: string): Promise<void> => {
-    let entries: fs.Dirent[];
-    try {
-      entries = await fs.promises.readdir(rel === '' ? dir : path.join(dir, rel), { withFileTypes: true });
-    } catch (err) {
-      notes.push(`cannot list ${path.join(dir, rel)}: ${describe(err)}`);
-      return;
-    }
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      const child = rel === '' ? e.name : `${rel}/${e.name}`;
-      if (e.isDirectory()) {
-        items.push({ kind: 'dir', rel: child });
-        await walk(child);
-      } else if (e.isFile()) {
-        items.push({ kind: 'file', rel: child });
-      } else {
-        skipped++;
-      }
-    }
-  };
-  await walk('');
-  if (skipped > 0) notes.push(`${skipped} entries under ${dir} are not regular files or directories (symlinks, sockets...): not included`);
-  return items;
-}
-
-// ---- tar members --------------------------------------------------------
-
-type Sink = ReturnType<Pack['entry']>;
-
-/** Adds one member; body writes its data (exactly header.size bytes). Resolves once tar-stream has taken it all. */
-async function addEntry(pack: Pack, header: Partial<Header> & { name: string }, body?: (sink: Sink) => Promise<void>): Promise<void> {
-  let sink: Sink | undefined;
-  const done = new Promise<void>((resolve, reject) => {
-    sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
-  });
-  const s = sink as Sink;
-  // Its failure comes back through the entry's callback (done); without a listener, 'error' would be thrown.
-  s.on('error', () => {});
-  try {
-    if (body) await body(s);
-    s.end(undefined);
-  } catch (err) {
-    s.destroy(err instanceof Error ? err : new Error(String(err)));
-    await done.catch(() => {});
-    throw err;
-  }
-  await done;
-}
-
-function addDirectory(pack: Pack, name: string, mtime: Date): Promise<void> {
-  return addEntry(pack, { name, type: 'directory', mode: 0o755, mtime });
-}
-
-function addBuffer(pack: Pack, name: string, text: string, mtime: Date): Promise<void> {
-  const data = Buffer.from(text);
-  return addEntry(pack, { name, type: 'file', mode: 0o644, mtime, size: data.length }, (sink) => write(sink, data));
-}
-
-/** Writes a chunk; resolves at once, or once the sink drains; rejects if the sink goes away meanwhile. */
-function write(sink: Sink, chunk: Buffer): Promise<void> {
-  if (sink.write(chunk)) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onDrain = (): void => {
-      sink.off('close', onClose);
-      resolve();
-    };
-    const onClose = (): void => {
-      sink.off('drain', onDrain);
-      reject(new Error('the archive stream was closed'));
-    };
-    sink.once('drain', onDrain);
-    sink.once('close', onClose);
-  });
-}
-
-/**
- * Adds the regular file at abs, read up to the size it had when opened.
- * Returns the bytes added, or undefined if it was skipped (with a note, unless skip() said so).
- */
-async function addFile(
-  pack: Pack,
-  name: string,
-  abs: string,
-  opts: { noFollow: boolean; notes: string[]; skip?: (st: fs.Stats) => boolean; onBytes?: (n: number) => void },
-): Promise<number | undefined> {
-  const { constants } = fs;
-  let handle: fs.promises.FileHandle;
-  try {
-    // O_NONBLOCK: a FIFO swapped in since the listing must not block the open.
-    handle = await fs.promises.open(abs, constants.O_RDONLY | constants.O_NONBLOCK | (opts.noFollow ? constants.O_NOFOLLOW : 0));
-  } catch (err) {
-    opts.notes.push(`${abs} not included: ${describe(err)}`);
-    return undefined;
-  }
-  try {
-    const st = await handle.stat();
-    if (!st.isFile()) {
-      opts.notes.push(`${abs} not included: not a regular file`);
-      return undefined;
-    }
-    if (opts.skip?.(st)) return undefined;
-    const size = st.size;
-    await addEntry(pack, { name, type: 'file', size, mode: st.mode & 0o7777, mtime: st.mtime }, async (sink) => {
-      let written = 0;
-      let readError: string | undefined;
-      if (size > 0) {
-        const stream = fs.createReadStream(abs, { fd: handle, start: 0, end: size - 1, autoClose: false });
-        try {
-          for await (const chunk of stream as AsyncIterable<Buffer>) {
-            // end bounds the read; this only guards against a stream that gives more anyway.
-            const part = written + chunk.length > size ? chunk.subarray(0, size - written) : chunk;
-            written += part.length;
-            await write(sink, part);
-            opts.onBytes?.(written);
-            if (written >= size) break;
-          }
-        } catch (err) {
-          // The archive failing is fatal; the file failing (EIO...) only spoils this member.
-          if (sink.destroyed || sink.destroying) throw err;
-          readError = describe(err);
-        }
-      }
-      if (written < size) {
-        opts.notes.push(
-          readError !== undefined
-            ? `${abs}: reading failed after ${written} of ${size} bytes (${readError}): padded with zero bytes in the bundle`
-            : `${abs} shrank from ${size} to ${written} bytes while it was read: padded with zero bytes in the bundle`,
-        );
-        while (written < size) {
-          const n = Math.min(PAD.length, size - written);
-          await write(sink, PAD.subarray(0, n));
-          written += n;
-        }
-      }
-    });
-    return size;
-  } finally {
-    await handle.close().catch(() => {});
-  }
 }

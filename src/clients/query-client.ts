@@ -42,9 +42,15 @@ const REASONS: Record<string, string> = {
   EACCES: 'permission denied',
   ENOTSOCK: 'not a socket',
   EPROTOTYPE: 'not a stream socket (is that the log socket rather than the query socket?)',
+  EPIPE: 'the daemon closed the connection at once (out of file descriptors?)',
+  ECONNRESET: 'the daemon closed the connection at once (out of file descriptors?)',
 };
 
-/** Connects to the query socket and sends the request (a bare mode byte, or a whole request); rejects with a ConnectError. */
+/**
+ * Connects to the query socket and sends the request (a bare mode byte, or a whole request); rejects with a
+ * ConnectError. It resolves once the request is written: a daemon that closed the connection at once (out of
+ * fds) makes that write fail, and the failure must come here, not as an 'error' before the caller listens.
+ */
 export function connectQuery(path: string, request: number | QueryRequest): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(path);
@@ -54,9 +60,11 @@ export function connectQuery(path: string, request: number | QueryRequest): Prom
     };
     socket.once('error', onError);
     socket.once('connect', () => {
-      socket.off('error', onError);
-      socket.write(typeof request === 'number' ? Buffer.from([request]) : encodeRequest(request));
-      resolve(socket);
+      socket.write(typeof request === 'number' ? Buffer.from([request]) : encodeRequest(request), (err) => {
+        if (err) return; // onError has it
+        socket.off('error', onError);
+        resolve(socket);
+      });
     });
   });
 }

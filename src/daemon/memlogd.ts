@@ -2,7 +2,6 @@
  * memlogd as a library: the ring, the log socket feeding it and the query
  * socket reading from it, wired together. bin/memlogd is a thin layer over this.
  */
-import fs from 'node:fs';
 import net from 'node:net';
 import { clock } from '../entry/clock.js';
 import { Ring } from '../ring/ring.js';
@@ -11,6 +10,7 @@ import { LogSocket } from '../inputs/log-socket.js';
 import { QueryServer } from '../outputs/query-server.js';
 import { encodeOwnEntry } from '../outputs/entry-encoder.js';
 import { bindSockets, DEFAULT_SOCKET_MODE } from './socket-path.js';
+import { closeQuietly, unlinkQuietly } from '../fds.js';
 import { DEFAULT_LOG_SOCKET, DEFAULT_QUERY_SOCKET } from '../protocol/wire.js';
 
 
@@ -201,20 +201,4 @@ export function validateOptions(opts: MemlogdOptions): void {
   if (opts.modeTimeoutMs !== undefined) whole('-mode-timeout-ms', opts.modeTimeoutMs, 1, 3_600_000);
   if (opts.fdLog !== undefined) whole('-fd-log', opts.fdLog, 0, 2 ** 31 - 1);
   if (opts.fdQuery !== undefined) whole('-fd-query', opts.fdQuery, 0, 2 ** 31 - 1);
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // Not ours to worry about any more.
-  }
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    fs.unlinkSync(path);
-  } catch {
-    // Already gone.
-  }
 }

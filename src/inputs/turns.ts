@@ -35,6 +35,8 @@ export class InputTurns {
   constructor(
     private readonly target: Pausable,
     private readonly maxHoldShare = 0.25,
+    /** Milliseconds on a monotonic clock; tests give one they move themselves. */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   get holding(): boolean {
@@ -56,7 +58,7 @@ export class InputTurns {
   }
 
   private check(): void {
-    const now = performance.now();
+    const now = this.now();
     if (now - this.windowStart >= WINDOW_MS) {
       this.windowStart = now;
       this.heldInWindow = 0;
