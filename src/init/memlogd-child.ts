@@ -17,6 +17,7 @@ import { bindSockets, DEFAULT_SOCKET_MODE } from '../daemon/socket-path.js';
 import { queryStatus } from '../clients/query-client.js';
 import { closeQuietly } from '../fds.js';
 import { exitText } from './processes.js';
+import { Pause } from '../pause.js';
 import type { DaemonStatus } from '../protocol/wire.js';
 import type { MemlogdSection } from './config.js';
 
@@ -41,7 +42,8 @@ export class MemlogdChild {
   id = '';
   private exited!: Promise<void>;
   private stopping = false;
-  private wakeUp: (() => void) | undefined;
+  /** Backoff between failed restarts; stop() ends it. */
+  private readonly pause = new Pause();
 
   private constructor(
     private readonly section: MemlogdSection,
@@ -92,7 +94,7 @@ export class MemlogdChild {
         if (this.stopping) break;
         watch.onDown();
         watch.log(`memlogd could not be restarted (${(err as Error).message}); trying again in ${(delay / 1000).toFixed(2)} s`);
-        await this.pause(delay);
+        await this.pause.for(delay);
         if (this.stopping) break;
         delay = Math.min(delay * 2, MAX_RESTART_BACKOFF_MS);
       }
@@ -101,19 +103,6 @@ export class MemlogdChild {
     if (this.stopping) return;
     await watch.onUp();
     this.supervise(watch);
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wakeUp = undefined;
-        resolve();
-      }, ms);
-      this.wakeUp = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
   }
 
   private async launch(restartOf: string | undefined, readyTimeoutMs: number): Promise<void> {
@@ -165,7 +154,7 @@ export class MemlogdChild {
   /** SIGTERM, then SIGKILL after graceMs; then the sockets go. No more restarts. */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
-    this.wakeUp?.();
+    this.pause.wake();
     await this.terminate(graceMs);
     closeQuietly(this.logFd);
     closeQuietly(this.queryFd);

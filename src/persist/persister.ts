@@ -18,6 +18,7 @@ import { connectResume, LineReader, queryStatus, type Hello } from '../clients/q
 import { formatRfc3339Seconds, parseRfc3339 } from '../entry/rfc3339.js';
 import { fastEntry, isPlainUtcTime } from './wire-line.js';
 import { LogFiles, type LogFilesOptions } from './log-files.js';
+import { Pause } from '../pause.js';
 import { StateStore, type ResumeState } from './state.js';
 
 /** The files' options (but the hooks, which the persister owns), and the connection's. */
@@ -70,6 +71,8 @@ export class Persister {
   private stopped = false;
   private warnedUpstream = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Backoff between connection attempts; stop() ends it. */
+  private readonly pause = new Pause();
   connections = 0;
   entries = 0;
   markers = 0;
@@ -101,7 +104,7 @@ export class Persister {
       } catch (err) {
         if (!down) this.opts.warn(`${(err as Error).message}; retrying`);
         down = true;
-        await this.sleep(backoff);
+        await this.pause.for(backoff);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
         continue;
       }
@@ -114,7 +117,7 @@ export class Persister {
       if (!this.stopped) {
         this.opts.warn(`lost the connection to ${this.opts.socket}; reconnecting`);
         down = true;
-        await this.sleep(backoff);
+        await this.pause.for(backoff);
       }
     }
     if (!this.flushAndSave()) this.save();
@@ -172,22 +175,7 @@ export class Persister {
     this.stopped = true;
     this.socket?.destroy();
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.wake?.();
-  }
-
-  private wake: (() => void) | undefined;
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+    this.pause.wake();
   }
 
   private onHello(hello: Hello | undefined): void {
