@@ -2,7 +2,7 @@
  * The persister's files: DIR/<stem>.log per source (stem from file-names.ts),
  * rotated by size in upstream's order (rotation.ts), kept within size bounds
  * (retention.ts), cut back after a crash (recovery.ts); each file's queue is
- * a FileQueue (file-queue.ts).
+ * a FileQueue (file-queue.ts), its fd and fsyncs are OpenFiles' (open-files.ts).
  *
  * append() only queues; flush() writes, synchronously, so that the caller can
  * save its resume state right after and know exactly what is on disk. Only
@@ -21,12 +21,11 @@
  * followed: a symlink, FIFO, device or hard-linked file planted as X.log is
  * refused (its lines dropped and counted), not written through.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileStem, sourceOfStem, isFileStem } from './file-names.js';
-import { closeQuietly } from '../fds.js';
-import { APPEND_FLAGS, DIR_MODE, FILE_MODE, errnoCode, syncDir, writeAll } from './file-ops.js';
+import { errnoCode, writeAll } from './file-ops.js';
 import { FileQueue } from './file-queue.js';
+import { OpenFiles } from './open-files.js';
 import { recoverFile } from './recovery.js';
 import { Retention } from './retention.js';
 import { Gzipper, shiftRotated } from './rotation.js';
@@ -79,13 +78,11 @@ export interface LogFilesStats {
   forgotten: number;
 }
 
-/** Open files at most; the least recently written is closed first. */
-const MAX_OPEN = 256;
 /**
  * Files remembered at most, and so entries in the resume state: the state is
  * saved at every flush, and its cost grows with this (about 70 bytes each).
- * Four times the open files: sources that write now and then keep their
- * entry; names used once (job-$RANDOM) pass through.
+ * Four times the open files (MAX_OPEN, open-files.ts): sources that write
+ * now and then keep their entry; names used once (job-$RANDOM) pass through.
  */
 export const MAX_KEPT_FILES = 1024;
 /** Conditions that mean "do not write there", not "try again later". */
@@ -100,24 +97,15 @@ export class LogFiles {
   private readonly sourceOf = new Map<FileQueue, string>();
   /** Files with something to do at the next flush. */
   private readonly dirty = new Set<FileQueue>();
-  /** Open files, least recently used first. */
-  private readonly open = new Set<FileQueue>();
-  /** Files written since the last sync() (with fsync). */
-  private readonly unsynced = new Set<FileQueue>();
-  /** Names made, renamed or removed in DIR since the last sync() (with fsync). */
-  private dirChanged = false;
-  /** An fsync failed since the last sync(): what it was for may not be on disk. */
-  private syncFailed = false;
-  /** Directory-wide conditions already reported (gzip, deletions, the size bound). */
+  /** Directory-wide conditions already reported (gzip, deletions, the size bound, fsync). */
   private readonly conditions = new Set<string>();
-  /** Why DIR itself cannot be made, if so: reported once for all files, not once per file. */
-  private dirProblem: string | undefined;
   /** describe() failed in this flush: not asked again until the next. */
   private describeFailed = false;
   private pending = 0;
   private readonly maxKept: number;
   private readonly retention: Retention;
   private readonly gzipper: Gzipper;
+  private readonly fds: OpenFiles;
 
   constructor(private readonly opts: LogFilesOptions) {
     if (!Number.isInteger(opts.maxFiles) || opts.maxFiles < 1) throw new RangeError(`maxFiles must be a whole number >= 1, not ${opts.maxFiles}`);
@@ -129,8 +117,9 @@ export class LogFiles {
     const failed = (): void => void this.stats.errors++;
     this.retention = new Retention({ ...opts, dir: this.dir, report, clear, failed, deleted: () => void this.stats.deleted++ });
     this.gzipper = new Gzipper({ maxFiles: opts.maxFiles, fsync: opts.fsync ?? false, report, clear, failed, compressed: () => void this.stats.compressed++ });
+    this.fds = new OpenFiles({ dir: this.dir, fsync: opts.fsync ?? false, warn: (msg) => opts.warn(msg), report, failed });
     // A directory that cannot be made now (read-only, not mounted yet) is retried by every flush.
-    this.makeDir();
+    this.fds.makeDir();
   }
 
   get pendingBytes(): number {
@@ -205,18 +194,7 @@ export class LogFiles {
    * names changed in it. True if all of it is on disk (false: reported).
    */
   sync(): boolean {
-    let ok = !this.syncFailed;
-    this.syncFailed = false;
-    for (const st of this.unsynced) if (!this.syncFile(st)) ok = false;
-    if (this.dirChanged) {
-      try {
-        syncDir(this.dir);
-        this.dirChanged = false;
-      } catch (err) {
-        ok = this.syncError(this.dir, err);
-      }
-    }
-    return ok;
+    return this.fds.sync();
   }
 
   /**
@@ -249,7 +227,7 @@ export class LogFiles {
         continue;
       }
       const st = this.fileOf(stem);
-      this.closeFile(st);
+      this.fds.closeFile(st);
       st.seq = Math.max(st.seq, snap.seq);
       st.skipUpTo = Math.max(st.skipUpTo, snap.seq);
       const found = recoverFile(st.path, snap);
@@ -266,7 +244,7 @@ export class LogFiles {
 
   async close(): Promise<void> {
     await this.gzipper.idle();
-    for (const st of [...this.open]) this.closeFile(st);
+    this.fds.closeAll();
   }
 
   private fileOf(stem: string): FileQueue {
@@ -283,9 +261,9 @@ export class LogFiles {
     let excess = this.byStem.size - this.maxKept;
     for (const st of this.byStem.values()) {
       if (excess <= 0) break;
-      const idle = !st.queued && !st.rotateDue && !this.dirty.has(st) && !this.unsynced.has(st) && st.gzipsPending === 0 && st.seq <= safeSeq;
+      const idle = !st.queued && !st.rotateDue && !this.dirty.has(st) && !this.fds.pendingSync(st) && st.gzipsPending === 0 && st.seq <= safeSeq;
       if (!idle) continue;
-      this.closeFile(st);
+      this.fds.closeFile(st);
       this.byStem.delete(st.stem);
       const source = this.sourceOf.get(st);
       if (source !== undefined) this.bySource.delete(source);
@@ -293,25 +271,6 @@ export class LogFiles {
       this.stats.forgotten++;
       excess--;
     }
-  }
-
-  private makeDir(): string | undefined {
-    try {
-      fs.mkdirSync(this.dir, { recursive: true, mode: DIR_MODE });
-      this.dirUsable();
-      return undefined;
-    } catch (err) {
-      const code = errnoCode(err);
-      if (this.dirProblem !== code) this.opts.warn(`cannot make ${this.dir}: ${code}; keeping lines queued and retrying at each flush`);
-      this.dirProblem = code;
-      return code;
-    }
-  }
-
-  private dirUsable(): void {
-    if (this.dirProblem === undefined) return;
-    this.opts.warn(`${this.dir} is usable again (after ${this.dirProblem})`);
-    this.dirProblem = undefined;
   }
 
   /**
@@ -322,11 +281,7 @@ export class LogFiles {
   private prepare(st: FileQueue): boolean {
     this.byStem.delete(st.stem);
     this.byStem.set(st.stem, st);
-    if (st.fd >= 0) {
-      this.open.delete(st);
-      this.open.add(st);
-      if (!this.stillThere(st)) this.closeFile(st);
-    }
+    this.fds.use(st);
     // A file the state describes is opened when written; one it does not is opened now, to be described with its size before the write.
     if (st.fd < 0 && !st.described) this.openFile(st); // a failure is reported by flushFile
     return st.fd >= 0 && !st.described;
@@ -376,7 +331,7 @@ export class LogFiles {
     this.stats.bytesWritten += n;
     this.pending -= n;
     this.retention.wrote(n);
-    if (n > 0 && this.opts.fsync) this.unsynced.add(st);
+    if (n > 0) this.fds.wrote(st);
   }
 
   /** Reports a failure once per condition. A refusal drops the lines (counted) and is not retried as an error. */
@@ -393,7 +348,7 @@ export class LogFiles {
       return true;
     }
     this.stats.errors++;
-    // 'DIR': the directory cannot be made, which makeDir() reported once for all files.
+    // 'DIR': the directory cannot be made, which OpenFiles.makeDir() reported once for all files.
     if (code !== 'DIR' && st.problem !== code) {
       this.opts.warn(`${code} ${doing} ${st.path}: keeping its lines queued and retrying`);
       st.problem = code;
@@ -402,95 +357,11 @@ export class LogFiles {
     return false;
   }
 
-  /** Whether the open fd is still DIR/<stem>.log (not removed, renamed or replaced by someone else). */
-  private stillThere(st: FileQueue): boolean {
-    let s: fs.Stats | undefined;
-    try {
-      s = fs.lstatSync(st.path, { throwIfNoEntry: false });
-    } catch {
-      return false; // reopening says what is wrong
-    }
-    if (s === undefined || s.ino !== st.ino || s.dev !== st.dev) {
-      this.opts.warn(`${st.path} was ${s === undefined ? 'removed' : 'replaced'} by someone else: writing to a new ${st.path}`);
-      return false;
-    }
-    // Truncated (copytruncate) or written by someone else: appends go to the real end anyway.
-    if (s.size !== st.size) st.size = s.size;
-    return true;
-  }
-
-  /** Opens X.log for appending (creating it). Returns an error code, or undefined when open. */
+  /** OpenFiles.openFile(), and a file made anew needs no rotating. */
   private openFile(st: FileQueue): string | undefined {
-    let fd: number;
-    try {
-      fd = fs.openSync(st.path, APPEND_FLAGS, FILE_MODE);
-    } catch (err) {
-      const code = errnoCode(err);
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') return code;
-      // The directory itself is missing (or a file is in its place): make it, or report that once.
-      if (this.makeDir() !== undefined) return 'DIR';
-      try {
-        fd = fs.openSync(st.path, APPEND_FLAGS, FILE_MODE);
-      } catch (err2) {
-        return errnoCode(err2);
-      }
-    }
-    let s: fs.Stats;
-    try {
-      s = fs.fstatSync(fd);
-    } catch (err) {
-      closeQuietly(fd);
-      return errnoCode(err);
-    }
-    if (!s.isFile() || s.nlink > 1) {
-      closeQuietly(fd);
-      return s.isFile() ? 'HARD-LINKED' : 'NOT-A-FILE';
-    }
-    this.dirUsable();
-    // It may have been made just now: with fsync, its name goes to disk before a state that counts on it.
-    this.dirChanged = true;
-    st.fd = fd;
-    st.dev = s.dev;
-    st.ino = s.ino;
-    st.size = s.size;
-    st.rotateDue &&= s.size > this.opts.maxFileSize; // a file made anew needs no rotating
-    this.open.add(st);
-    if (this.open.size > MAX_OPEN) {
-      for (const old of this.open) {
-        if (old !== st) {
-          this.closeFile(old);
-          break;
-        }
-      }
-    }
-    return undefined;
-  }
-
-  private closeFile(st: FileQueue): void {
-    if (st.fd < 0) return;
-    // With fsync, what was written goes to disk before its fd does; a failure is told by the next sync().
-    if (this.unsynced.has(st) && !this.syncFile(st)) this.syncFailed = true;
-    closeQuietly(st.fd);
-    st.fd = -1;
-    this.open.delete(st);
-  }
-
-  private syncFile(st: FileQueue): boolean {
-    try {
-      fs.fsyncSync(st.fd);
-      this.unsynced.delete(st);
-      return true;
-    } catch (err) {
-      this.unsynced.delete(st); // after a failed fsync, the kernel may have dropped the pages: another would say nothing
-      return this.syncError(st.path, err);
-    }
-  }
-
-  private syncError(file: string, err: unknown): false {
-    const code = errnoCode(err);
-    this.stats.errors++;
-    this.report(`fsync ${code}`, `fsync of ${file} failed (${code}): what was written may not be on disk; the resume state is not saved over it`);
-    return false;
+    const code = this.fds.openFile(st);
+    if (code === undefined) st.rotateDue &&= st.size > this.opts.maxFileSize;
+    return code;
   }
 
   /**
@@ -501,10 +372,10 @@ export class LogFiles {
     this.opts.onRotate?.('before');
     let code: string | undefined;
     try {
-      this.closeFile(st);
+      this.fds.closeFile(st);
       try {
         shiftRotated(st, this.opts.maxFiles);
-        this.dirChanged = true;
+        this.fds.namesChanged();
       } catch (err) {
         code = errnoCode(err);
       }
