@@ -26,8 +26,6 @@ export class FileQueue {
   /** Gzips of this file's rotated files not done yet (the file is kept in memory until they are). */
   gzipsPending = 0;
   rotateDue = false;
-  /** Written since the last fsync (with -fsync). */
-  unsynced = false;
   /** The identity the last saved resume state gives this file (0: it does not describe it). */
   savedDev = 0;
   savedIno = 0;
@@ -129,7 +127,6 @@ export class FileQueue {
   /** Accounts for n more bytes on disk: whole lines before `end` leave the queue. Returns how many did. */
   consume(n: number, end: number): number {
     this.size += n;
-    if (n > 0) this.unsynced = true;
     let done = 0;
     while (this.head < end) {
       const rest = this.lens[this.head] - this.written;
