@@ -10,14 +10,43 @@ export function writeConfig(dir: string, yaml: string): string {
   return file;
 }
 
-/** Runs `memlog init` in dir until it stops by itself (-stop-after) or is signalled. */
-export function startInit(dir: string, config: string, flags: string[] = []) {
+/**
+ * Runs `memlog init` in dir until it stops by itself (-stop-after) or is
+ * signalled. If it still runs when the test ends (a failed test), it and
+ * everything it started (each program in its own process group) are killed.
+ */
+export function startInit(t: { after(fn: () => void): void }, dir: string, config: string, flags: string[] = []) {
   const proc = spawn(process.execPath, [BIN('memlog'), 'init', ...flags, config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   proc.stdout.resume();
   const done = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  t.after(() => {
+    if (proc.exitCode !== null || proc.signalCode !== null || proc.pid === undefined) return;
+    for (const child of childrenOf(proc.pid)) {
+      try {
+        process.kill(-child, 'SIGKILL');
+      } catch {
+        // not a group leader, or gone
+      }
+    }
+    proc.kill('SIGKILL');
+  });
   return { proc, done, stderr: () => stderr };
+}
+
+/** Pids whose parent is pid. */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(p));
+    } catch {
+      // gone while we looked
+    }
+  }
+  return found;
 }
 
 export function readIfThere(file: string): string {

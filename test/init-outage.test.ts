@@ -22,8 +22,7 @@ services:
     command: [sh, -c, 'until [ -e ${file('GO1')} ]; do sleep 0.05; done; seq 1 100000; : > ${file('DONE1')}; until [ -e ${file('GO2')} ]; do sleep 0.05; done; seq 100001 100100; exec sleep 1000']
 `,
   );
-  const init = startInit(dir, config);
-  t.after(() => init.proc.kill('SIGKILL'));
+  const init = startInit(t, dir, config);
   const querySocket = file('run/memlogdq.sock');
   await waitFor('memlogd up', () => queryStatus(querySocket), 20_000);
   fs.writeFileSync(file('BROKEN'), '');

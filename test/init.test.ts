@@ -13,8 +13,7 @@ const NODE = JSON.stringify(process.execPath);
  * takes), then stops it with SIGTERM as an operator would; resolves with the init's exit status.
  */
 async function bootUntil(t: { after(fn: () => void): void }, dir: string, config: string, what: string, check: () => boolean, timeoutMs = 60_000): Promise<{ code: number | null; stderr: string }> {
-  const init = startInit(dir, config);
-  t.after(() => void init.proc.kill('SIGKILL'));
+  const init = startInit(t, dir, config);
   await waitFor(what, () => {
     if (init.proc.exitCode !== null) throw new Error(`the init exited with ${init.proc.exitCode}: ${init.stderr()}`);
     return check();
@@ -80,7 +79,7 @@ test('on-boot actions run one after another, in order, each to completion; a fai
   - name: ${name}
     command: [sh, -c, 'echo "start ${name}" >> ${order}; ${extra} echo "end ${name}" >> ${order}']`;
   const config = writeConfig(dir, `memlogd: {}\nonboot:${step('a', 'sleep 0.3;')}${step('b', 'exit 4;')}${step('c')}\nservices:${LOGWRITE()}\n`);
-  const init = startInit(dir, config, ['-stop-after', '2']);
+  const init = startInit(t, dir, config, ['-stop-after', '2']);
   assert.equal(await init.done, 0, init.stderr());
   assert.equal(read(order), 'start a\nend a\nstart b\nstart c\nend c\n');
   assert.match(init.stderr(), /onboot\.001-b: exited with status 4; going on with the boot/);
@@ -142,7 +141,7 @@ services:${LOGWRITE()}
     command: [sh, -c, 'trap "" TERM; echo stubborn; while :; do sleep 0.1; done']
 `,
   );
-  const init = startInit(dir, config);
+  const init = startInit(t, dir, config);
   await waitFor('the counter on disk', () => read(path.join(dir, 'var/log/counter.out.log')).includes('count 50'));
   await waitFor('the forker children', () => processesWith('sleep 1000').length > 0 || undefined);
   init.proc.kill('SIGTERM');
@@ -182,9 +181,8 @@ test('the main job runs twice in a row', { timeout: 240_000 }, async (t) => {
   // Each boot runs until what it is about is on disk, then is stopped as an operator would stop it.
   for (let boot = 1; boot <= 2; boot++) {
     const restartsBefore = boot === 1 ? 0 : crasherRestarts();
-    const init = startInit(dir, 'examples/boot.yml');
-    t.after(() => void init.proc.kill('SIGKILL'));
-    await waitFor(`boot ${boot}: its first on-boot action on disk, and the crasher restarted`, () => firstActions() === boot && crasherRestarts() > restartsBefore, 60_000);
+    const init = startInit(t, dir, 'examples/boot.yml');
+      await waitFor(`boot ${boot}: its first on-boot action on disk, and the crasher restarted`, () => firstActions() === boot && crasherRestarts() > restartsBefore, 60_000);
     // chatty writes 16 KiB (the example's -max-log-size) in a few seconds, by the second boot at the latest.
     if (boot === 2) await waitFor('chatty to rotate', chattyRotated, 120_000);
     init.proc.kill('SIGTERM');
@@ -206,7 +204,7 @@ services:
     command: [sh, -c, 'i=0; while :; do i=$((i+1)); echo "count $i" || exit 9; echo "err $i" >&2 || exit 9; sleep 0.002; done']
 `,
   );
-  const init = startInit(dir, config);
+  const init = startInit(t, dir, config);
   const querySocket = path.join(dir, 'run/memlogdq.sock');
   const { dump, messagesOf } = await import('./helpers.js');
   await waitFor('the counter in memlogd', async () => messagesOf(await dump(querySocket), 'counter.out').length > 50);
