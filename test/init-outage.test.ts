@@ -24,15 +24,18 @@ services:
   );
   const init = startInit(t, dir, config);
   const querySocket = file('run/memlogdq.sock');
-  await waitFor('memlogd up', () => queryStatus(querySocket), 20_000);
+  await waitFor('the boot done', () => /service flood: started/.test(init.stderr()));
+  await waitFor('memlogd up', () => queryStatus(querySocket));
   fs.writeFileSync(file('BROKEN'), '');
   const [memlogd] = processesWith('-fd-query=4', init.proc.pid);
   process.kill(Number(memlogd.split(':')[0]), 'SIGKILL');
-  await waitFor('a failed restart', () => /memlogd could not be restarted \(memlogd exited with status 3 before it was ready\); trying again/.test(init.stderr()), 20_000);
+  await waitFor('a failed restart', () => /memlogd could not be restarted \(memlogd exited with status 3 before it was ready\); trying again/.test(init.stderr())).catch((err: Error) => {
+    throw new Error(`${err.message}; the init said:\n${init.stderr()}`);
+  });
 
   // With no memlogd, the service writes 589 KB into its FIFO, and finishes.
   fs.writeFileSync(file('GO1'), '');
-  await waitFor('the flood written in full', () => fs.existsSync(file('DONE1')), 30_000);
+  await waitFor('the flood written in full', () => fs.existsSync(file('DONE1')));
   // Every line, stamped as the persister would, in a file of its own (never one a persister writes).
   const onDisk = await waitFor('the last line in the file', () => {
     const lines = readIfThere(file('var/log/memlogd-down/flood.out.log')).split('\n');
@@ -48,7 +51,7 @@ services:
 
   // memlogd can start again: the init, still trying, starts it and hands it every stream once more.
   fs.rmSync(file('BROKEN'));
-  await waitFor('memlogd back', () => /memlogd restarted \(pid \d+\); 3 streams handed over again/.test(init.stderr()), 30_000);
+  await waitFor('memlogd back', () => /memlogd restarted \(pid \d+\); 3 streams handed over again/.test(init.stderr()));
   fs.writeFileSync(file('GO2'), '');
   const more = await waitFor('the flood read by memlogd again', async () => {
     const m = messagesOf(await dump(querySocket), 'flood.out');

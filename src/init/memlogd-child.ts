@@ -76,11 +76,14 @@ export class MemlogdChild {
   /** From now on, a memlogd that dies is replaced, until stop(). */
   supervise(watch: MemlogdWatch): void {
     const proc = this.proc;
-    proc.once('exit', (code, signal) => {
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
       if (this.stopping) return;
       watch.log(`memlogd (pid ${proc.pid}) ${exitText(code, signal)}; starting a new one on the same sockets`);
       void this.replace(watch);
-    });
+    };
+    // It may have died already, between answering and being watched.
+    if (proc.exitCode !== null || proc.signalCode !== null) onExit(proc.exitCode, proc.signalCode);
+    else proc.once('exit', onExit);
   }
 
   private async replace(watch: MemlogdWatch): Promise<void> {

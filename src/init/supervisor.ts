@@ -82,19 +82,14 @@ export class Init {
     if (cfg.memlogd) {
       try {
         this.memlogd = await MemlogdChild.start(cfg.memlogd);
-        const [mine, theirs] = socketpair();
-        try {
-          await sendFdsAsync(this.memlogd.logSocket, Buffer.from('init'), [theirs]);
-        } catch (err) {
-          closeAllQuietly([mine, theirs]);
-          throw err;
-        }
-        this.keeper.keep({ name: 'init', fd: theirs });
-        this.ownLog.attach(mine, outageFile(cfg.logDir, 'init'));
-        this.superviseMemlogd(this.memlogd);
-        this.log(`memlogd is running (pid ${this.memlogd.proc.pid}): log socket ${cfg.memlogd.socketLog}, query socket ${cfg.memlogd.socketQuery}`);
       } catch (err) {
         this.log(`memlogd could not start (${(err as Error).message}); output goes to files under ${cfg.logDir}`);
+      }
+      if (this.memlogd) {
+        // Watched from the moment it answers: should it die now, it is replaced like any other time.
+        this.superviseMemlogd(this.memlogd);
+        await this.attachOwnLog(this.memlogd);
+        this.log(`memlogd is running (pid ${this.memlogd.proc.pid}): log socket ${cfg.memlogd.socketLog}, query socket ${cfg.memlogd.socketQuery}`);
       }
     } else {
       this.log(`no memlogd section: output goes to files under ${cfg.logDir}`);
@@ -104,6 +99,20 @@ export class Init {
     }
     if (this.shuttingDown) return;
     for (const service of cfg.services) await this.startService(service);
+  }
+
+  /** The init's own lines to memlogd as source `init`; if it does not take the stream, they stay in the file. */
+  private async attachOwnLog(memlogd: MemlogdChild): Promise<void> {
+    const [mine, theirs] = socketpair();
+    try {
+      await sendFdsAsync(memlogd.logSocket, Buffer.from('init'), [theirs]);
+    } catch (err) {
+      closeAllQuietly([mine, theirs]);
+      this.log(`cannot hand the init's own lines to memlogd (${(err as Error).message}); they go to ${path.join(this.config.logDir, 'init.log')}`);
+      return;
+    }
+    this.keeper.keep({ name: 'init', fd: theirs });
+    this.ownLog.attach(mine, outageFile(this.config.logDir, 'init'));
   }
 
   /**
