@@ -126,7 +126,7 @@ function lastOnDisk(logDir: string, writer: string): number {
   return -1;
 }
 
-function config(dir: string, printed: (name: string) => string): string {
+function config(printed: (name: string) => string): string {
   return `run-dir: ./run
 log-dir: ./var/log
 shutdown-grace: 3
@@ -160,7 +160,7 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
       return 0;
     }
   };
-  fs.writeFileSync(path.join(dir, 'soak.yml'), config(dir, printedFile));
+  fs.writeFileSync(path.join(dir, 'soak.yml'), config(printedFile));
   const init = spawn(NODE, [path.join(ROOT, 'bin/memlog'), 'init', 'soak.yml'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let initLog = '';
   init.stderr.on('data', (d: Buffer) => (initLog += d.toString()));

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { fastEntry } from '../src/persist/wire-line.js';
 import { fileLine } from '../src/persist/persister.js';
-import { anyString, isUtf8, runs } from './prop-support.js';
+import { anyString, runs } from './prop-support.js';
 
 interface WireEntry {
   time: string;

@@ -135,7 +135,7 @@ export function deliver(name: string, writers: number, totalLines: number, follo
       const worst = Math.max(...lost);
       // Each follower's own figures: in the results file only.
       const each: Values = {};
-      r.followers.forEach((f, i) => {
+      r.followers.forEach((_f, i) => {
         each[`follower${i}Rate`] = rates[i];
         each[`follower${i}Lost`] = lost[i];
       });

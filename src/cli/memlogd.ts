@@ -1,6 +1,5 @@
 /** memlogd: the daemon's command line (upstream flags, PROTOCOL.md section 3). */
 import fs from 'node:fs';
-import path from 'node:path';
 import { binPath } from '../paths.js';
 import { DEFAULTS, Memlogd, validateOptions, type MemlogdOptions } from '../daemon/memlogd.js';
 import { bindSockets, DEFAULT_SOCKET_MODE, groupId, parseSocketMode } from '../daemon/socket-path.js';

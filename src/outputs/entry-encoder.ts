@@ -10,7 +10,6 @@ import { MAX_ESCAPE_GROWTH, escapeJsonBytes } from '../entry/json-escape.js';
 import { formatRfc3339Nano } from '../entry/rfc3339.js';
 import type { Ring } from '../ring/ring.js';
 
-const TAIL = Buffer.from('"}\n');
 const SEQ_KEY = Buffer.from('","seq":');
 /** The longest tail: the seq key, 16 digits, the sender's fields, the closing brace and newline. */
 const MAX_TAIL = SEQ_KEY.length + 16 + 64 + 2;
