@@ -42,7 +42,7 @@ function cleanUp() {
   fs.closeSync(kept);
   keeper.close();
 }
-setTimeout(() => { console.error('not told'); process.exit(2); }, 10000).unref();
+setTimeout(() => { console.error('not told'); process.exit(2); }, 30000).unref(); // a failure bound only
 `;
 
 test('a receive error that cannot pass (the fd is no longer a socket) stops the receiver and is reported to onError; without onError it is an uncaught exception', () => {
@@ -111,7 +111,7 @@ test('StreamSet: a stream whose poll cannot start again is reported as failed, a
       fs.closeSync(d);
       fs.closeSync(b);
     }
-    setTimeout(() => { console.error('not told: ' + JSON.stringify({ seen, other })); process.exit(2); }, 10000).unref();
+    setTimeout(() => { console.error('not told: ' + JSON.stringify({ seen, other })); process.exit(2); }, 30000).unref(); // a failure bound only
   `);
   assert.equal(res.status, 0, res.stderr);
   assert.deepEqual(JSON.parse(res.stdout), [[0, os.constants.errno.EEXIST, SEGMENT_ERROR]]);

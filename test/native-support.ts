@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import { bindDgram, DgramReceiver, sendFds, type NativeSystemError } from '../src/native.js';
-import { socketsAt } from './helpers.js';
+import { socketsAt, waitFor } from './helpers.js';
 
 export const NATIVE_URL = new URL('../src/native.js', import.meta.url).href;
 
@@ -25,17 +25,9 @@ export function countFds(): number {
   return fs.readdirSync('/proc/self/fd').length;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls cond until it holds; the deadline only bounds a failure (a busy machine is slow). */
-export async function until(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
+/** Waits until cond holds (helpers' waitFor: the deadline only bounds a failure). */
+export async function until(what: string, cond: () => boolean): Promise<void> {
+  await waitFor(what, () => cond() || undefined);
 }
 
 /** Waits until this process has as many fds open as at baseline (handles close their fds in a later loop turn). */
