@@ -6,6 +6,8 @@ import path from 'node:path';
 import { queryStatus } from '../src/clients/query-client.js';
 import { BIN, dump, messagesOf, tmpdir, waitFor } from './helpers.js';
 import { processesWith, readIfThere, startInit, writeConfig } from './init-helpers.js';
+import { outageFile, StreamKeeper } from '../src/init/stream-keeper.js';
+import { socketpair } from '../src/native.js';
 
 test('memlogd that cannot be restarted: its streams go to files, no writer blocks, it is retried until it is back, and gets them all again', async (t) => {
   const dir = tmpdir(t);
@@ -64,4 +66,26 @@ services:
 
   init.proc.kill('SIGTERM');
   assert.equal(await init.done, 0, init.stderr());
+});
+
+test('what the init reads while memlogd is down is bounded: each stream keeps its file and one older one', async (t) => {
+  const dir = tmpdir(t);
+  const notes: string[] = [];
+  const keeper = new StreamKeeper(dir, (line) => notes.push(line), 2000);
+  t.after(() => keeper.close());
+  const [readEnd, writeEnd] = socketpair();
+  t.after(() => fs.closeSync(writeEnd));
+  keeper.keep({ name: 'svc', fd: readEnd });
+  keeper.drainAll();
+  // One write (small writes to a socketpair cost far more buffer than their bytes, and the reader is this very process).
+  fs.writeSync(writeEnd, Array.from({ length: 1000 }, (_, i) => `line ${i + 1}\n`).join(''));
+  const file = outageFile(dir, 'svc');
+  const numbers = (f: string): number[] => readIfThere(f).split('\n').filter(Boolean).map((l) => Number(l.split(' ').at(-1)));
+  await waitFor('the last line read', () => numbers(file).at(-1) === 1000);
+  assert.ok(fs.statSync(file).size <= 2000 && fs.statSync(`${file}.1`).size <= 2000, 'each file within its bound');
+  // The newest lines, in order, with nothing missing between the two files.
+  const kept = [...numbers(`${file}.1`), ...numbers(file)];
+  assert.deepEqual(kept, Array.from({ length: kept.length }, (_, i) => 1001 - kept.length + i));
+  assert.deepEqual(fs.readdirSync(path.dirname(file)).sort(), ['svc.log', 'svc.log.1']);
+  assert.deepEqual(notes, []);
 });

@@ -26,6 +26,8 @@ import { formatRfc3339Seconds } from '../entry/rfc3339.js';
 export const OUTAGE_DIR = 'memlogd-down';
 /** A line longer than this is cut there, as memlogd would cut it much sooner. */
 const MAX_LINE = 64 * 1024;
+/** Bytes of one stream's outage file before it becomes `.log.1` (replacing the one before): at most twice this per stream. */
+export const MAX_OUTAGE_FILE_BYTES = 16 * 1024 * 1024;
 
 export interface KeptStream {
   /** The source name memlogd reads it as. */
@@ -39,6 +41,8 @@ interface Kept extends KeptStream {
   drain?: net.Socket;
   lines?: LineReader;
   file?: number;
+  /** Bytes in the open file. */
+  written: number;
 }
 
 /** Where the init puts a stream's lines while memlogd is down (names are the config's: letters, digits, `.`, `_`, `-`). */
@@ -52,6 +56,7 @@ export class StreamKeeper {
   constructor(
     private readonly logDir: string,
     private readonly log: (line: string) => void,
+    private readonly maxFileBytes = MAX_OUTAGE_FILE_BYTES,
   ) {}
 
   get size(): number {
@@ -60,7 +65,7 @@ export class StreamKeeper {
 
   /** Keeps a read end (already handed to memlogd); returns how to let it go once its program is gone for good. */
   keep(stream: KeptStream): () => void {
-    const kept: Kept = { ...stream };
+    const kept: Kept = { ...stream, written: 0 };
     this.kept.add(kept);
     return () => {
       this.stopDraining(kept);
@@ -115,7 +120,7 @@ export class StreamKeeper {
     try {
       file = outageFile(this.logDir, k.name);
       fs.mkdirSync(path.dirname(file), { recursive: true });
-      k.file = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o640);
+      this.openFile(k, file);
       const drain = new net.Socket({ fd: dupFd(k.fd), readable: true, writable: false });
       k.drain = drain;
       k.lines = new LineReader(MAX_LINE);
@@ -140,14 +145,42 @@ export class StreamKeeper {
     this.write(k, out.join(''));
   }
 
+  private openFile(k: Kept, file: string): void {
+    k.file = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o640);
+    k.written = fs.fstatSync(k.file).size;
+  }
+
+  /** Appends whole lines, starting the file anew (the old one becoming `.1`) where the next line would not fit. */
   private write(k: Kept, text: string): void {
     if (k.file === undefined || text === '') return;
+    const file = outageFile(this.logDir, k.name);
     try {
-      fs.writeSync(k.file, text);
+      let rest = Buffer.from(text);
+      while (rest.length > 0) {
+        const room = this.maxFileBytes - k.written;
+        // As many whole lines as fit; a single line longer than the bound goes whole into a file of its own.
+        let cut = rest.length <= room ? rest.length : room > 0 ? rest.lastIndexOf(10, room - 1) + 1 : 0;
+        if (cut === 0 && k.written > 0) {
+          this.startAgain(k, file);
+          continue;
+        }
+        if (cut === 0) cut = rest.indexOf(10) + 1 || rest.length;
+        fs.writeSync(k.file as number, rest, 0, cut);
+        k.written += cut;
+        rest = rest.subarray(cut);
+      }
     } catch (err) {
       // A full or broken disk: what was read is lost, but the writer is not blocked.
-      this.log(`writing ${k.name}'s lines to ${outageFile(this.logDir, k.name)}: ${(err as Error).message}`);
+      this.log(`writing ${k.name}'s lines to ${file}: ${(err as Error).message}`);
     }
+  }
+
+  /** Bounded however long memlogd stays away: the file becomes `.1`, the older half goes. */
+  private startAgain(k: Kept, file: string): void {
+    if (k.file !== undefined) closeQuietly(k.file);
+    k.file = undefined;
+    fs.renameSync(file, `${file}.1`);
+    this.openFile(k, file);
   }
 
   private stopDraining(k: Kept): void {
