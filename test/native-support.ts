@@ -124,12 +124,17 @@ export async function rejection(p: Promise<unknown>): Promise<unknown> {
   throw new Error('expected a rejection');
 }
 
-/** Runs an ES module snippet in a child node process with `native` imported (and fs), SOCK set to a new socket path. */
+/**
+ * Runs an ES module snippet in a child node process with `native` imported
+ * (and fs), SOCK set to a new socket path. A child that is never told what it
+ * waits for is killed at the deadline, which only bounds a failure (status null).
+ */
 export function runChild(code: string, args: string[] = []) {
   const script = `import * as native from ${JSON.stringify(NATIVE_URL)};\nimport fs from 'node:fs';\n${code}`;
   return spawnSync(process.execPath, [...args, '--input-type=module', '-e', script], {
     encoding: 'utf8',
-    timeout: 20_000,
+    timeout: 30_000,
+    killSignal: 'SIGKILL',
     env: { ...process.env, SOCK: sockPath() },
   });
 }

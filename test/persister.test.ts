@@ -254,6 +254,7 @@ test('with memlogd absent it retries quietly: no busy loop, no flood of messages
   // From its first failed attempt on (its start-up is not what is measured), two seconds of retrying.
   await waitFor('the first attempt', () => p.stderr().includes('retrying'));
   const cpuBefore = cpuMicros(p.proc.pid as number);
+  // A window to measure over, not a wait for something to happen: a busy machine only lowers the CPU the persister gets in it.
   await new Promise((r) => setTimeout(r, 2000));
   const cpu = cpuMicros(p.proc.pid as number) - cpuBefore;
   // A busy loop would burn close to 2 s of CPU here; retrying with backoff costs next to nothing.

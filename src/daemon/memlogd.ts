@@ -13,7 +13,6 @@ import { bindSockets, DEFAULT_SOCKET_MODE } from './socket-path.js';
 import { closeQuietly, unlinkQuietly } from '../fds.js';
 import { DEFAULT_LOG_SOCKET, DEFAULT_QUERY_SOCKET } from '../protocol/wire.js';
 
-
 export interface MemlogdOptions {
   socketLog: string;
   socketQuery: string;
