@@ -43,6 +43,8 @@ interface Kept extends KeptStream {
   file?: number;
   /** Bytes in the open file. */
   written: number;
+  /** The last hand-over to memlogd failed: it is read into its file until one succeeds. */
+  notTaken: boolean;
 }
 
 /** Where the init puts a stream's lines while memlogd is down (names are the config's: letters, digits, `.`, `_`, `-`). */
@@ -65,7 +67,7 @@ export class StreamKeeper {
 
   /** Keeps a read end (already handed to memlogd); returns how to let it go once its program is gone for good. */
   keep(stream: KeptStream): () => void {
-    const kept: Kept = { ...stream, written: 0 };
+    const kept: Kept = { ...stream, written: 0, notTaken: false };
     this.kept.add(kept);
     return () => {
       this.stopDraining(kept);
@@ -86,23 +88,28 @@ export class StreamKeeper {
   }
 
   /**
-   * A memlogd is up: stop reading the streams and hand them to it again.
-   * Returns the names of the streams it did not take (they stay drained to
-   * their files); a later call tries them again.
+   * A memlogd is up: stop reading the streams and hand them to it: every one
+   * to a new memlogd, or only those it did not take before (`onlyNotTaken`).
+   * Returns how many it took, and the names of those it did not (they stay
+   * drained to their files, for a later call).
    */
-  async handAll(logSocket: string): Promise<string[]> {
+  async handAll(logSocket: string, onlyNotTaken = false): Promise<{ taken: number; failed: string[] }> {
+    let taken = 0;
     const failed: string[] = [];
     for (const k of [...this.kept]) {
-      if (!this.kept.has(k)) continue; // let go meanwhile
+      if (!this.kept.has(k) || (onlyNotTaken && !k.notTaken)) continue; // let go meanwhile, or memlogd has it
       this.stopDraining(k);
       try {
         await sendFdsAsync(logSocket, Buffer.from(k.name), [k.fd]);
+        k.notTaken = false;
+        taken++;
       } catch (err) {
+        k.notTaken = true;
         failed.push(`${k.name} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
         if (this.kept.has(k)) this.startDraining(k);
       }
     }
-    return failed;
+    return { taken, failed };
   }
 
   /** Shutdown: stop reading and let every stream go. */

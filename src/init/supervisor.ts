@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { InitConfig, ProgramConfig, ServiceConfig } from './config.js';
 import { MemlogdChild } from './memlogd-child.js';
 import { fifosToMemlogd, socketpairsToMemlogd, toFiles, type Stdio } from './wiring.js';
-import { outageFile, StreamKeeper } from './stream-keeper.js';
+import { OUTAGE_DIR, outageFile, StreamKeeper } from './stream-keeper.js';
 import { OwnLog } from './own-log.js';
 import { exitText, signalGroup } from './processes.js';
 import { sendFdsAsync, socketpair } from '../native.js';
@@ -124,7 +124,7 @@ export class Init {
     memlogd.supervise({
       log: (line) => this.log(line),
       onDown: () => {
-        if (!this.keeper.draining) this.log(`until memlogd is back, the streams it read go to files under ${this.config.logDir}`);
+        if (!this.keeper.draining) this.log(`until memlogd is back, the streams it read go to files under ${path.join(this.config.logDir, OUTAGE_DIR)}`);
         this.keeper.drainAll();
       },
       onUp: () => this.handOver(memlogd, true),
@@ -135,8 +135,7 @@ export class Init {
   private async handOver(memlogd: MemlogdChild, restarted: boolean, delay = HAND_AGAIN_MS): Promise<void> {
     if (this.handAgain) clearTimeout(this.handAgain);
     this.handAgain = undefined;
-    const failed = await this.keeper.handAll(memlogd.logSocket);
-    const taken = this.keeper.size - failed.length;
+    const { taken, failed } = await this.keeper.handAll(memlogd.logSocket, !restarted);
     if (restarted) this.log(`memlogd restarted (pid ${memlogd.proc.pid}); ${taken} streams handed over again`);
     if (failed.length === 0) {
       if (!restarted) this.log(`memlogd took the remaining streams`);
