@@ -140,11 +140,12 @@ export class QueryServer {
       try {
         request = parser.push(data);
       } catch (err) {
-        if (!(err instanceof RequestError)) throw err;
-        this.opts.log(`refused a query client: ${err.message}`);
+        // A request the parser did not foresee is still only that client's problem: refused, not a crash.
+        const msg = err instanceof RequestError ? err.message : `cannot read the request (${(err as Error).message})`;
+        this.opts.log(`refused a query client: ${msg}`);
         socket.off('data', onData);
         socket.setTimeout(0);
-        answerAndClose(socket, this.opts.ownLine(`error: ${err.message}`));
+        answerAndClose(socket, this.opts.ownLine(`error: ${msg}`));
         return;
       }
       if (!request) return;
