@@ -20,6 +20,7 @@ import net from 'node:net';
 import type { Ring } from '../ring/ring.js';
 import { EntryEncoder, type Encoded } from './entry-encoder.js';
 import { FOREVER, Reader } from './reader.js';
+import { answerAndClose, refuse } from './connection-end.js';
 import { FilteredReader, SCAN_MS_PER_TURN, writeMatches } from './filtered-reader.js';
 import { TIMEOUT_MS } from './regexp-scan.js';
 import { MODE_FILTER } from '../protocol/filter-request.js';
@@ -368,42 +369,4 @@ export class QueryServer {
     this.sockets.clear();
     this.readers.clear();
   }
-}
-
-/**
- * Ends a connection the daemon has finished with: the last bytes go out, then
- * our side closes at once, whether or not the client has closed its own. (With
- * half-open connections, end() alone would keep the fd until the client hangs up.)
- */
-function answerAndClose(socket: net.Socket, last?: Buffer | string): void {
-  socket.once('finish', () => socket.destroy());
-  if (last === undefined) socket.end();
-  else socket.end(last);
-}
-
-/** How long a refused client has to send its request before its connection closes anyway. */
-const REFUSAL_GRACE_MS = 1000;
-
-/**
- * Refuses a connection before its request: the answer goes out at once, and
- * the connection closes once the client's request has come (closing with it
- * unread would reset the connection, and the client could lose the answer or
- * fail writing its mode byte) or the client hangs up, within a second anyway.
- */
-function refuse(socket: net.Socket, answer: Buffer): void {
-  let waiting = 2; // the answer written, the client heard from
-  const done = (): void => {
-    if (--waiting === 0) socket.destroy();
-  };
-  let heard = false;
-  const onHeard = (): void => {
-    if (heard) return;
-    heard = true;
-    done();
-  };
-  socket.on('data', onHeard);
-  socket.once('end', onHeard);
-  socket.once('finish', done);
-  socket.setTimeout(REFUSAL_GRACE_MS, () => socket.destroy());
-  socket.end(answer);
 }
