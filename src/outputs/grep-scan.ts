@@ -42,8 +42,9 @@ const CHUNK_BYTES = 1 << 20;
 const CHUNK_ENTRIES = 8192;
 /** The length of the part of a literal searched first (Node searches needles under 7 bytes with memchr). */
 const NEEDLE = 6;
-/** Bytes of the arena sampled to choose the needle. */
+/** Bytes of the arena sampled to choose the needle, in SAMPLES places. */
 const SAMPLE_BYTES = 256 * 1024;
+const SAMPLES = 8;
 /** Needles tried on the sample. */
 const NEEDLE_CANDIDATES = 16;
 /** What a needle hit costs next to one stop of memchr (measured: a return to JS and a compare). */
@@ -90,8 +91,12 @@ abstract class ArenaScan implements Scan {
   /** Called once per run before find(). */
   protected abstract begin(window: Buffer): void;
 
+  /** Called once per scan with its range. */
+  protected prepare(_from: number, _to: number): void {}
+
   scan(from: number, to: number, out: Matches, deadline: number): number {
     this.filter.refresh();
+    if (from < to) this.prepare(from, to);
     let seq = from;
     while (seq < to && !out.full && performance.now() < deadline) {
       const end = contiguousEnd(this.ring, seq, to, CHUNK_BYTES);
@@ -135,12 +140,20 @@ class LiteralScan extends ArenaScan {
     super(ring, filter, literal.length);
   }
 
-  protected begin(window: Buffer): void {
+  protected begin(): void {}
+
+  protected override prepare(from: number, to: number): void {
     if (this.needleAt >= 0) return;
-    // Chosen once, on a sample of the first run scanned: the text of one ring does not change its letters much.
+    // Chosen once, on samples from across the first range scanned: the text of one ring does not change its letters much.
+    const ring = this.ring;
+    const parts: Buffer[] = [];
+    for (let q = 0; q < SAMPLES; q++) {
+      const start = ring.offset(from + Math.floor(((to - from) * q) / SAMPLES));
+      parts.push(ring.bytesView.subarray(start, Math.min(ring.capacity, start + SAMPLE_BYTES / SAMPLES)));
+    }
+    const sample = Buffer.concat(parts);
     const lit = this.literal;
     const len = Math.min(NEEDLE, lit.length);
-    const sample = window.subarray(0, SAMPLE_BYTES);
     const counts = new Uint32Array(256);
     for (let i = 0; i < sample.length; i++) counts[sample[i]]++;
     // The candidates with the rarest first bytes, then the one that costs least: memchr stops at each
