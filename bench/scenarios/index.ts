@@ -2,6 +2,7 @@
 import { persister, persisterFsync } from '../persist.js';
 import { persistState } from '../persist-state.js';
 import { dump } from './dump.js';
+import { filter } from './filter.js';
 import { latency } from './latency.js';
 import { deliver, ingest, transport } from './load.js';
 import { memory } from './memory.js';
@@ -21,6 +22,7 @@ export const SCENARIOS: Scenario[] = [
   deliver('deliver-256', 256, 1_600_000, 1, { rate: 1_000_000, lostZero: false }),
   memory,
   dump,
+  filter,
   latency,
   persister,
   persisterFsync,

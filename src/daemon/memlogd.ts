@@ -98,6 +98,7 @@ export class Memlogd {
           maxBytes: this.ring.capacity,
           dropped: this.ring.evicted,
         },
+        ringSources: this.ringSources(),
         streams: this.logSocket.describeStreams(),
         streamsAccepted: this.logSocket.accepted,
         refused: this.logSocket.refused,
@@ -145,6 +146,13 @@ export class Memlogd {
       for (const path of created) unlinkQuietly(path);
       throw err;
     }
+  }
+
+  /** Each source with entries in the ring, by name: who sent it and what the ring holds of it. */
+  private ringSources(): Record<string, unknown>[] {
+    const held = this.ring.heldBySource().map(({ id, entries, bytes }) => ({ source: this.ring.sources.get(id), entries, bytes }));
+    held.sort((a, b) => (a.source.name < b.source.name ? -1 : a.source.name > b.source.name ? 1 : (a.source.sender?.pid ?? -1) - (b.source.sender?.pid ?? -1)));
+    return held.map(({ source, entries, bytes }) => ({ source: source.name, ...source.sender, entries, bytes }));
   }
 
   /** Adds an entry of the daemon's own, with source memlogd. */

@@ -18,7 +18,8 @@ export function globToRegExp(glob: string): RegExp {
   for (const ch of glob) {
     if (ch === '*') body += '[^]*';
     else if (ch === '?') body += '[^]';
-    else body += ch.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+    // Only the syntax characters: with the `u` flag, escaping anything else (`\-`) is an error.
+    else body += ch.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
   }
   // Runs of `*` compile to one: `a****b` must not backtrack more than `a*b`.
   return new RegExp(`^${body.replace(/(\[\^\]\*)+/g, '[^]*')}$`, 'u');

@@ -19,7 +19,7 @@ const MAX_HEAD = 128 + 512 * MAX_ESCAPE_GROWTH;
 export interface Encoded {
   /** The JSON lines; a fresh buffer the caller may keep. */
   buf: Buffer;
-  /** Sequence number of the first entry not encoded. */
+  /** Sequence number of the first entry not encoded (encodeSeqs: index of the first not encoded). */
   next: number;
 }
 
@@ -44,27 +44,41 @@ export class EntryEncoder {
 
   /** Encodes entries from seq `from` up to (not including) `to`, stopping early once the budget is spent. */
   encode(from: number, to: number): Encoded {
-    const ring = this.ring;
-    const arena = ring.bytesView;
-    const out = this.scratch;
     let pos = 0;
     let seq = from;
-    while (seq < to && pos < this.budget) {
-      const head = this.headFor(ring.sec(seq), ring.nsec(seq), ring.sourceId(seq));
-      for (let i = 0; i < head.length; i++) out[pos + i] = head[i];
-      pos += head.length;
-      const start = ring.offset(seq);
-      pos = escapeJsonBytes(arena, start, start + ring.length(seq), out, pos);
-      for (let i = 0; i < SEQ_KEY.length; i++) out[pos + i] = SEQ_KEY[i];
-      pos = writeDigits(out, pos + SEQ_KEY.length, seq);
-      const extra = this.extra;
-      for (let i = 0; i < extra.length; i++) out[pos + i] = extra[i];
-      pos += extra.length;
-      out[pos++] = 125; // }
-      out[pos++] = 10; // \n
-      seq++;
-    }
-    return { buf: Buffer.from(out.subarray(0, pos)), next: seq };
+    while (seq < to && pos < this.budget) pos = this.encodeOne(seq++, pos);
+    return { buf: Buffer.from(this.scratch.subarray(0, pos)), next: seq };
+  }
+
+  /**
+   * Encodes the entries whose sequence numbers are seqs[start] to seqs[end - 1]
+   * (held, in order: a filtered reader's matches), stopping early once the
+   * budget is spent; `next` is then the index in seqs of the first not encoded.
+   */
+  encodeSeqs(seqs: ArrayLike<number>, start: number, end: number): Encoded {
+    let pos = 0;
+    let i = start;
+    while (i < end && pos < this.budget) pos = this.encodeOne(seqs[i++], pos);
+    return { buf: Buffer.from(this.scratch.subarray(0, pos)), next: i };
+  }
+
+  /** Writes one entry's line into the scratch buffer at pos; returns the new position. */
+  private encodeOne(seq: number, pos: number): number {
+    const ring = this.ring;
+    const out = this.scratch;
+    const head = this.headFor(ring.sec(seq), ring.nsec(seq), ring.sourceId(seq));
+    for (let i = 0; i < head.length; i++) out[pos + i] = head[i];
+    pos += head.length;
+    const start = ring.offset(seq);
+    pos = escapeJsonBytes(ring.bytesView, start, start + ring.length(seq), out, pos);
+    for (let i = 0; i < SEQ_KEY.length; i++) out[pos + i] = SEQ_KEY[i];
+    pos = writeDigits(out, pos + SEQ_KEY.length, seq);
+    const extra = this.extra;
+    for (let i = 0; i < extra.length; i++) out[pos + i] = extra[i];
+    pos += extra.length;
+    out[pos++] = 125; // }
+    out[pos++] = 10; // \n
+    return pos;
   }
 
   private headFor(sec: number, nsec: number, sourceId: number): Buffer {

@@ -2,7 +2,8 @@
  * The query socket (PROTOCOL.md section 2): a client sends one mode byte,
  * 0 = dump, 1 = follow, 2 = dump then follow, and gets JSON lines; or, our
  * extensions, 3 = resume after a sequence number, and gets a hello line first,
- * and 4 = status (see src/protocol/wire.ts).
+ * and 4 = status (see src/protocol/wire.ts), and 5 = filtered dump or follow
+ * (src/protocol/filter-request.ts, served by filtered-reader.ts).
  *
  * A reader that lost entries (it fell a ring behind, or asked to resume from
  * entries already dropped) first gets a marker: an entry from source memlogd
@@ -19,9 +20,14 @@ import net from 'node:net';
 import type { Ring } from '../ring/ring.js';
 import { EntryEncoder, type Encoded } from './entry-encoder.js';
 import { FOREVER, Reader } from './reader.js';
+import { answerAndClose, refuse } from './connection-end.js';
+import { FilteredReader, SCAN_MS_PER_TURN, writeMatches } from './filtered-reader.js';
+import { TIMEOUT_MS } from './regexp-scan.js';
+import { MODE_FILTER } from '../protocol/filter-request.js';
 import {
   encodeHello,
   encodeStatus,
+  FILTER_PROTOCOL_VERSION,
   MODE_DUMP,
   MODE_DUMP_FOLLOW,
   MODE_FOLLOW,
@@ -76,6 +82,8 @@ export class QueryServer {
   /** Where the ring was at the last delivery. */
   private deliveredSeq = 0;
   private deliveredBytes = 0;
+  /** When filtered readers must stop scanning in this turn (performance.now()). */
+  private scanDeadline = 0;
   /** Entries lost by all readers since start. */
   lost = 0;
   /** Every open connection, refused ones and ones without a request yet included: all count against -max-clients. */
@@ -133,11 +141,12 @@ export class QueryServer {
       try {
         request = parser.push(data);
       } catch (err) {
-        if (!(err instanceof RequestError)) throw err;
-        this.opts.log(`refused a query client: ${err.message}`);
+        // A request the parser did not foresee is still only that client's problem: refused, not a crash.
+        const msg = err instanceof RequestError ? err.message : `cannot read the request (${(err as Error).message})`;
+        this.opts.log(`refused a query client: ${msg}`);
         socket.off('data', onData);
         socket.setTimeout(0);
-        answerAndClose(socket, this.opts.ownLine(`error: ${err.message}`));
+        answerAndClose(socket, this.opts.ownLine(`error: ${msg}`));
         return;
       }
       if (!request) return;
@@ -168,14 +177,19 @@ export class QueryServer {
         answerAndClose(socket, encodeStatus({ ...this.opts.status(), queryClients: this.sockets.size, readersLost: this.lost }));
         return;
       case MODE_RESUME: {
-        // Sequence numbers only mean something within one daemon's life: a client that
-        // knew another daemon wants all of this one's, from its first entry (and a marker
-        // if some are gone); a client that knew none wants what there is.
-        const same = request.daemon === this.opts.daemonId && request.after !== undefined;
-        const wanted = same ? (request.after as number) + 1 : request.daemon !== undefined ? 0 : ring.first;
-        const start = Math.min(wanted, ring.next);
+        const start = this.resumeStart(request.daemon, request.after);
         socket.write(encodeHello({ protocol: PROTOCOL_VERSION, daemon: this.opts.daemonId, first: ring.first, next: ring.next, start }));
         reader = new Reader(socket, start, FOREVER);
+        break;
+      }
+      case MODE_FILTER: {
+        const r = request.request;
+        // Resuming as mode 3 does; else a follower without `last` starts at the newest, the others at the oldest.
+        const resuming = r.daemon !== undefined || r.after !== undefined;
+        const start = resuming ? this.resumeStart(r.daemon, r.after) : r.mode === MODE_FOLLOW && r.last === undefined ? ring.next : ring.first;
+        const hello = { protocol: FILTER_PROTOCOL_VERSION, daemon: this.opts.daemonId, first: ring.first, next: ring.next, start, filter: true };
+        socket.write(encodeHello(hello));
+        reader = new FilteredReader(socket, ring, r, start);
         break;
       }
     }
@@ -196,6 +210,18 @@ export class QueryServer {
     this.notifyOne();
   }
 
+  /**
+   * Where a resuming reader starts. Sequence numbers only mean something within one daemon's life: a client that
+   * knew another daemon wants all of this one's, from its first entry (and a marker if some are gone); a client
+   * that knew none wants what there is.
+   */
+  private resumeStart(daemon: string | undefined, after: number | undefined): number {
+    const ring = this.ring;
+    const same = daemon === this.opts.daemonId && after !== undefined;
+    const wanted = same ? (after as number) + 1 : daemon !== undefined ? 0 : ring.first;
+    return Math.min(wanted, ring.next);
+  }
+
   /** Schedules a delivery for this turn (a reader started or drained). */
   private notifyOne(): void {
     if (this.scheduled) return;
@@ -212,6 +238,7 @@ export class QueryServer {
     const readers = [...this.readers];
     if (readers.length > 1) readers.push(...readers.splice(0, this.turn++ % readers.length));
     this.shared = undefined;
+    this.scanDeadline = performance.now() + SCAN_MS_PER_TURN;
     let budget = DELIVER_BYTES_PER_TURN;
     // Batch by batch across readers: readers at the same position share each encoded batch.
     for (let batch = 0; batch < BATCHES_PER_TURN && budget > 0; batch++) {
@@ -224,11 +251,12 @@ export class QueryServer {
           if (budget <= 0) break;
         }
       }
-      if (!wrote) return;
+      if (!wrote) break;
     }
-    // Out of batches or budget with readers still behind: carry on next turn.
+    // Out of batches, bytes or scanning time with readers still behind: carry on next turn.
     for (const reader of readers) {
-      if (!reader.blocked && !reader.done && reader.pos < Math.min(reader.end, ring.next)) {
+      const behind = reader instanceof FilteredReader ? reader.behind(ring) : !reader.blocked && !reader.done && reader.pos < Math.min(reader.end, ring.next);
+      if (behind) {
         this.notifyOne();
         return;
       }
@@ -237,6 +265,7 @@ export class QueryServer {
 
   /** Writes one batch to reader if it has room and something to get; returns the bytes written. */
   private step(reader: Reader): number {
+    if (reader instanceof FilteredReader) return this.stepFiltered(reader);
     const ring = this.ring;
     // A reader whose queue is full is skipped; it is looked at again every turn, so it
     // carries on as soon as its socket takes more, not only once its queue is empty.
@@ -261,6 +290,30 @@ export class QueryServer {
     reader.pos = shared.next;
     reader.socket.write(shared.buf);
     return shared.buf.length;
+  }
+
+  /** Scans on for a filtered reader and writes what matched; returns the bytes written. */
+  private stepFiltered(reader: FilteredReader): number {
+    const ring = this.ring;
+    reader.blocked = reader.socket.writableLength >= MAX_QUEUED_PER_READER;
+    if (reader.blocked || reader.done) return 0;
+    if (reader.phase !== 'search' && reader.pos < ring.first) this.reportLoss(reader);
+    if (!reader.dumped || reader.following) reader.advance(ring, this.scanDeadline);
+    let bytes = writeMatches(reader, this.encoder);
+    const skipped = reader.matches.skipped;
+    // Skips are told at the end of the dump part, and to a follower as they happen.
+    if (skipped > 0 && reader.dumped) {
+      const msg = `skipped ${skipped} ${skipped === 1 ? 'entry' : 'entries'}: matching the pattern took over ${TIMEOUT_MS} ms on each`;
+      const line = this.opts.ownLine(msg, { skipped });
+      reader.socket.write(line);
+      bytes += line.length;
+      reader.matches.skipped = 0;
+    }
+    if (reader.dumped && !reader.following) {
+      reader.done = true;
+      answerAndClose(reader.socket);
+    }
+    return bytes;
   }
 
   /** The reader's next entries have left the ring: say so in its stream, then go on from the oldest held. */
@@ -316,42 +369,4 @@ export class QueryServer {
     this.sockets.clear();
     this.readers.clear();
   }
-}
-
-/**
- * Ends a connection the daemon has finished with: the last bytes go out, then
- * our side closes at once, whether or not the client has closed its own. (With
- * half-open connections, end() alone would keep the fd until the client hangs up.)
- */
-function answerAndClose(socket: net.Socket, last?: Buffer | string): void {
-  socket.once('finish', () => socket.destroy());
-  if (last === undefined) socket.end();
-  else socket.end(last);
-}
-
-/** How long a refused client has to send its request before its connection closes anyway. */
-const REFUSAL_GRACE_MS = 1000;
-
-/**
- * Refuses a connection before its request: the answer goes out at once, and
- * the connection closes once the client's request has come (closing with it
- * unread would reset the connection, and the client could lose the answer or
- * fail writing its mode byte) or the client hangs up, within a second anyway.
- */
-function refuse(socket: net.Socket, answer: Buffer): void {
-  let waiting = 2; // the answer written, the client heard from
-  const done = (): void => {
-    if (--waiting === 0) socket.destroy();
-  };
-  let heard = false;
-  const onHeard = (): void => {
-    if (heard) return;
-    heard = true;
-    done();
-  };
-  socket.on('data', onHeard);
-  socket.once('end', onHeard);
-  socket.once('finish', done);
-  socket.setTimeout(REFUSAL_GRACE_MS, () => socket.destroy());
-  socket.end(answer);
 }

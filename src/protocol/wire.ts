@@ -11,7 +11,10 @@
  * that id (both fields optional); mode 4 (status) is answered by one JSON
  * line, `{"memlogd":{...}}`. Upstream daemons ignore bytes 3 and 4 (they
  * leave the connection open and silent), which is how our clients detect them.
+ * Mode 5 (filter) is the byte 5 followed by one line of JSON: see
+ * filter-request.ts.
  */
+import { encodeFilterRequest, MAX_FILTER_LINE, MODE_FILTER, parseFilterRequest, type FilterRequest } from './filter-request.js';
 
 export const DEFAULT_LOG_SOCKET = '/var/run/linuxkit-external-logging.sock';
 export const DEFAULT_QUERY_SOCKET = '/var/run/memlogdq.sock';
@@ -32,12 +35,15 @@ export const MAX_REQUEST_LINE = 4096;
 export const MAX_STATUS_LINE = 16 * 1024 * 1024;
 /** Longest hello line a client accepts (a hello is a few hundred bytes). */
 export const MAX_HELLO = 64 * 1024;
-/** Version of our extensions, sent in the hello. */
+/** Version of our extensions, sent in the hello of mode 3. */
 export const PROTOCOL_VERSION = 1;
+/** The version a filtered hello (mode 5) says: 2 knows mode 5. */
+export const FILTER_PROTOCOL_VERSION = 2;
 
 export type QueryRequest =
   | { mode: typeof MODE_DUMP | typeof MODE_FOLLOW | typeof MODE_DUMP_FOLLOW | typeof MODE_STATUS }
-  | { mode: typeof MODE_RESUME; daemon?: string; after?: number };
+  | { mode: typeof MODE_RESUME; daemon?: string; after?: number }
+  | { mode: typeof MODE_FILTER; request: FilterRequest };
 
 export class RequestError extends Error {}
 
@@ -52,18 +58,20 @@ export class RequestParser {
     if (data.length === 0) return undefined;
     const mode = data[0];
     if (mode === MODE_DUMP || mode === MODE_FOLLOW || mode === MODE_DUMP_FOLLOW || mode === MODE_STATUS) return { mode };
-    if (mode !== MODE_RESUME) {
+    if (mode !== MODE_RESUME && mode !== MODE_FILTER) {
       throw new RequestError(
-        `unknown query mode byte 0x${mode.toString(16).padStart(2, '0')}: expected 0 (dump), 1 (follow), 2 (dump then follow), 3 (resume) or 4 (status)`,
+        `unknown query mode byte 0x${mode.toString(16).padStart(2, '0')}: expected 0 (dump), 1 (follow), 2 (dump then follow), 3 (resume), 4 (status) or 5 (filter)`,
       );
     }
+    const [what, max] = mode === MODE_RESUME ? ['resume', MAX_REQUEST_LINE] : ['filter', MAX_FILTER_LINE];
     const nl = data.indexOf(10, 1);
     if (nl < 0) {
-      if (data.length > MAX_REQUEST_LINE) throw new RequestError(`resume request longer than ${MAX_REQUEST_LINE} bytes`);
+      if (data.length > max) throw new RequestError(`${what} request longer than ${max} bytes`);
       this.buffered = Buffer.from(data);
       return undefined;
     }
-    if (nl > MAX_REQUEST_LINE) throw new RequestError(`resume request longer than ${MAX_REQUEST_LINE} bytes`);
+    if (nl > max) throw new RequestError(`${what} request longer than ${max} bytes`);
+    if (mode === MODE_FILTER) return { mode, request: parseFilterRequest(data.subarray(1, nl)) };
     return parseResume(data.subarray(1, nl));
   }
 }
@@ -88,6 +96,7 @@ export function parseResume(line: Buffer): QueryRequest {
 
 /** The bytes a client sends for a request. */
 export function encodeRequest(request: QueryRequest): Buffer {
+  if (request.mode === MODE_FILTER) return encodeFilterRequest(request.request);
   if (request.mode !== MODE_RESUME) return Buffer.from([request.mode]);
   const body: Record<string, unknown> = {};
   if (request.daemon !== undefined) body.daemon = request.daemon;
@@ -103,6 +112,8 @@ export interface Hello {
   next: number;
   /** Sequence number of the first entry that will follow (entries before it and after `after` are reported lost). */
   start: number;
+  /** Mode 5: the daemon filters (only matching entries follow). */
+  filter?: boolean;
 }
 
 export function encodeHello(hello: Hello): string {

@@ -62,6 +62,9 @@ export class Ring {
   private readonly runCount = new Float64Array(EVICTION_RUNS);
   private runHead = 0; // index of the oldest run
   private runs = 0;
+  /** Per source id: entries and message bytes held (for status), grown as ids grow. */
+  private heldEntries = new Float64Array(64);
+  private heldBytes = new Float64Array(64);
 
   constructor(
     opts: RingOptions,
@@ -124,6 +127,29 @@ export class Ring {
     this.appendedBytes += len;
     this.nextSeq++;
     this.sources.retain(sourceId);
+    if (sourceId >= this.heldEntries.length) this.growHeld(sourceId);
+    this.heldEntries[sourceId]++;
+    this.heldBytes[sourceId] += len;
+  }
+
+  private growHeld(id: number): void {
+    let size = this.heldEntries.length * 2;
+    while (size <= id) size *= 2;
+    const entries = new Float64Array(size);
+    const bytes = new Float64Array(size);
+    entries.set(this.heldEntries);
+    bytes.set(this.heldBytes);
+    this.heldEntries = entries;
+    this.heldBytes = bytes;
+  }
+
+  /** Each source with entries in the ring: its id, how many entries and message bytes. */
+  heldBySource(): { id: number; entries: number; bytes: number }[] {
+    const out: { id: number; entries: number; bytes: number }[] = [];
+    for (let id = 0; id < this.heldEntries.length; id++) {
+      if (this.heldEntries[id] > 0) out.push({ id, entries: this.heldEntries[id], bytes: this.heldBytes[id] });
+    }
+    return out;
   }
 
   /** Finds room for len bytes at the head, wrapping to the start and dropping the oldest as needed. */
@@ -150,6 +176,8 @@ export class Ring {
     const slot = this.firstSeq % this.maxLines;
     const sourceId = this.sourceIds[slot];
     this.bytesHeld -= this.lengths[slot];
+    this.heldEntries[sourceId]--;
+    this.heldBytes[sourceId] -= this.lengths[slot];
     const last = (this.runHead + this.runs - 1) % EVICTION_RUNS;
     if (this.runs > 0 && this.runSource[last] === sourceId) {
       this.runCount[last]++;
@@ -227,6 +255,24 @@ export class Ring {
 
   nsec(seq: number): number {
     return this.runNsec[this.timeRun(seq)];
+  }
+
+  /** Time runs, oldest first (k from 0 to timeRunCount - 1): for searches by time. */
+  get timeRunCount(): number {
+    return this.timeRuns;
+  }
+
+  /** The first sequence number of time run k (it may be older than first: clamp it). */
+  timeRunSeq(k: number): number {
+    return this.runSeq[(this.timeHead + k) % this.maxLines];
+  }
+
+  timeRunSec(k: number): number {
+    return this.runSec[(this.timeHead + k) % this.maxLines];
+  }
+
+  timeRunNsec(k: number): number {
+    return this.runNsec[(this.timeHead + k) % this.maxLines];
   }
 
   length(seq: number): number {
