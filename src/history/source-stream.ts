@@ -240,6 +240,11 @@ export class SourceStream {
       try {
         opened = await openLogFile(file.path);
       } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          // Gone since the listing: gzipped meanwhile (X.log.N became X.log.N.gz), else deleted by a bound; not a fault of the file.
+          if (!file.gz && file.index > 0) this.files.files.splice(this.fileAt, 0, { ...file, path: `${file.path}.gz`, gz: true });
+          continue;
+        }
         this.problem(`${problemOf(err)}; skipped`);
         continue;
       }
