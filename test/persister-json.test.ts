@@ -172,3 +172,33 @@ test('json: a restart of memlogd leaves a marker object (no seq) in the files; a
     ['in json', 'ns'],
   ]);
 });
+
+test('json: lines the ring dropped while logwrite was stopped are marked by an object with "memlog":"lost" and no seq', async (t) => {
+  const dir = tmpdir(t);
+  const logDir = path.join(dir, 'log');
+  const daemon = await startDaemon(t, dir, ['-max-lines', '1000']);
+  const p = startPersister(t, daemon.querySocket, logDir);
+  await waitFor('memlogd.log', () => read(path.join(logDir, 'memlogd.log')).length > 0);
+  p.proc.kill('SIGSTOP');
+  const fd = await openStream(daemon.logSocket, 'burst');
+  fs.writeSync(fd, Array.from({ length: 20_000 }, (_, i) => `b ${i}`).join('\n') + '\n');
+  fs.closeSync(fd);
+  await waitFor('the burst in the ring', async () => (await dump(daemon.querySocket)).some((e) => e.msg === 'b 19999'));
+  p.proc.kill('SIGCONT');
+  await waitFor('the last line on disk', async () => (await history(logDir)).some((e) => e.msg === 'b 19999'));
+  const lines = fs
+    .readdirSync(logDir)
+    .filter((f) => f.startsWith('burst.log'))
+    .flatMap((f) => jsonLines(path.join(logDir, f)));
+  const markers = lines.filter((l) => l.memlog !== undefined);
+  assert.ok(markers.length >= 1, 'a marker');
+  for (const m of markers) {
+    assert.equal(m.memlog, 'lost');
+    assert.equal(m.source, 'burst');
+    assert.equal(m.seq, undefined);
+    assert.match(m.msg as string, /^\[memlog: \d+ lines lost here \(between seq \d+ and \d+\)/);
+    assert.match(m.time as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/);
+  }
+  const lost = markers.reduce((n, m) => n + Number(/(\d+) lines lost/.exec(m.msg as string)?.[1]), 0);
+  assert.equal(lost + lines.filter((l) => l.seq !== undefined).length, 20_000, 'every line is on disk or counted by a marker');
+});

@@ -59,7 +59,9 @@ export async function* plainChunks(fh: FileHandle, size: number, chunkSize: numb
   const read = async (): Promise<Buffer> => {
     if (closed) return Buffer.alloc(0);
     // One byte more than the file is thought to hold: a short read is the end, with no read of nothing after it.
-    const want = Math.max(1, Math.min(chunkSize, size - pos + 1));
+    // Past that (it grew while read), whole chunks again.
+    const left = size - pos;
+    const want = left >= 0 ? Math.min(chunkSize, left + 1) : chunkSize;
     const buf = Buffer.allocUnsafe(want);
     const { bytesRead } = await fh.read(buf, 0, want, pos);
     pos += bytesRead;
