@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fastEntry } from '../src/persist/wire-line.js';
+import { fastEntry, fastJsonEntry } from '../src/persist/wire-line.js';
+import { jsonFileLine } from '../src/persist/file-format.js';
 import { fileLine } from '../src/persist/persister.js';
 
 const wire = (o: object): Buffer => Buffer.from(JSON.stringify(o));
@@ -48,4 +49,25 @@ test('random cuts of real lines never throw and never give a wrong line', () => 
       }
     }
   }
+});
+
+test('json format: the fast path splices the daemon id in and gives exactly the line the slow path gives', () => {
+  const daemon = 'd-1234';
+  const field = Buffer.from(`,"daemon":${JSON.stringify(daemon)}`);
+  const cases = [
+    { time: '2019-02-22T16:04:23.123456789Z', source: 'docker', msg: 'hello world', seq: 42 },
+    { time: '2019-02-22T16:04:23Z', source: 'a.b-c', msg: '', seq: 0, pid: 12, uid: 0, gid: 7 },
+    { time: '2026-11-28T23:00:16.1Z', source: 'svc.out', msg: 'é ✓ 😀 ; , : { } [ ]', seq: 9007199254740991 },
+  ];
+  for (const c of cases) {
+    const fast = fastJsonEntry(wire(c), field);
+    assert.ok(fast, JSON.stringify(c));
+    assert.equal(fast.fileLine.toString(), jsonFileLine(c, daemon));
+    assert.deepEqual(JSON.parse(fast.fileLine.toString()), { ...c, daemon });
+    assert.equal(fast.seq, c.seq);
+  }
+  // Escapes go the slow way, which writes the same object.
+  const escaped = { time: '2019-02-22T16:04:23Z', source: 's', msg: 'has "quotes"', seq: 1 };
+  assert.equal(fastJsonEntry(wire(escaped), field), undefined);
+  assert.deepEqual(JSON.parse(jsonFileLine(escaped, daemon)), { ...escaped, daemon });
 });

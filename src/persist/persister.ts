@@ -15,8 +15,8 @@
  */
 import type net from 'node:net';
 import { connectResume, LineReader, queryStatus, type Hello } from '../clients/query-client.js';
-import { formatRfc3339Seconds, parseRfc3339 } from '../entry/rfc3339.js';
-import { fastEntry, isPlainUtcTime } from './wire-line.js';
+import { entryLine, markerLine, nowTime, type FileFormat } from './file-format.js';
+import { fastEntry, fastJsonEntry } from './wire-line.js';
 import { LogFiles, type LogFilesOptions } from './log-files.js';
 import { Pause } from '../pause.js';
 import { StateStore, type ResumeState } from './state.js';
@@ -31,6 +31,8 @@ export interface PersisterOptions extends Omit<LogFilesOptions, 'onRotate' | 'de
   /** How long a shutdown may spend writing what memlogd still holds. */
   drainTimeoutMs?: number;
   signal?: AbortSignal;
+  /** The files' lines: upstream's text (the default) or one JSON object per line with every field. */
+  format?: FileFormat;
 }
 
 interface Entry {
@@ -46,18 +48,7 @@ const MAX_BACKOFF_MS = 5000;
 /** Stop reading from memlogd while this much is waiting for the disk. */
 const MAX_PENDING = 8 * 1024 * 1024;
 
-/** The line upstream writes: `<time, RFC3339 seconds> <source> <msg>`. */
-export function fileLine(time: string, source: string, msg: string): string {
-  // Our daemon and upstream's both send UTC with a Z: cut the fraction (the same rule as the fast path). Anything else goes the long way.
-  const bytes = Buffer.from(time);
-  const stamp = isPlainUtcTime(bytes, 0, bytes.length) ? time.slice(0, 19) + 'Z' : secondsOf(time);
-  return `${stamp} ${source} ${msg}\n`;
-}
-
-function secondsOf(time: string): string {
-  const t = parseRfc3339(time);
-  return t ? formatRfc3339Seconds(t.sec) : time;
-}
+export { fileLine } from './file-format.js';
 
 function skipped(source: string): boolean {
   return source.startsWith('logwrite'); // its own output, as upstream
@@ -76,6 +67,9 @@ export class Persister {
   connections = 0;
   entries = 0;
   markers = 0;
+  private readonly format: FileFormat;
+  /** `,"daemon":"<id>"` for json lines of the daemon connected to (nothing before a hello). */
+  private daemonField = Buffer.alloc(0);
 
   constructor(private readonly opts: PersisterOptions) {
     this.files = new LogFiles({
@@ -85,6 +79,7 @@ export class Persister {
       // And a file must be described before it is first written, so that a crash after the write can cut it back.
       describe: () => this.save(),
     });
+    this.format = opts.format ?? 'text';
     this.store = new StateStore(opts.dir);
     this.state = this.store.load(opts.warn);
     for (const line of this.files.recover(this.state.files)) opts.info(line);
@@ -193,19 +188,20 @@ export class Persister {
       this.opts.info(`a new memlogd (${hello.daemon}); the previous one was written out completely before it stopped`);
     } else if (before !== undefined && before !== hello.daemon) {
       // A new daemon: whatever the old one held that is not on disk yet is gone, for every source it fed.
-      const now = new Date().toISOString().slice(0, 19) + 'Z';
+      const now = nowTime();
       const msg = `[memlog: memlogd restarted (daemon ${before} -> ${hello.daemon}); lines the old daemon held after seq ${this.state.seq} and had not delivered are lost]`;
       // Every file this persister has written (or found in its state) may miss lines.
       for (const source of this.files.sources()) {
-        if (!skipped(source) && source !== 'memlogd') this.files.append(source, `${now} ${source} ${msg}\n`, -1);
+        if (!skipped(source) && source !== 'memlogd') this.files.append(source, markerLine(this.format, now, source, msg, 'restarted'), -1);
       }
-      this.files.append('memlogd', `${now} memlogd ${msg}\n`, -1);
+      this.files.append('memlogd', markerLine(this.format, now, 'memlogd', msg, 'restarted'), -1);
       this.markers++;
       this.opts.info(msg);
     } else if (before !== undefined) {
       this.opts.info(`resuming after seq ${this.state.seq}`);
     }
     this.state.daemon = hello.daemon;
+    this.daemonField = Buffer.from(`,"daemon":${JSON.stringify(hello.daemon)}`);
     this.state.drained = false;
     this.state.seq = hello.start - 1;
     this.pendingSeq = hello.start - 1;
@@ -254,7 +250,7 @@ export class Persister {
   }
 
   private onLine(line: Buffer): void {
-    const fast = fastEntry(line);
+    const fast = this.format === 'json' ? fastJsonEntry(line, this.daemonField) : fastEntry(line);
     if (fast) {
       this.entries++;
       if (!skipped(fast.source)) {
@@ -270,12 +266,14 @@ export class Persister {
       this.opts.warn(`not an entry, skipped: ${line.toString('utf8').slice(0, 200)}`);
       return;
     }
+    if (typeof entry !== 'object' || entry === null) return;
     if (typeof entry.source !== 'string' || typeof entry.msg !== 'string' || typeof entry.time !== 'string') return;
     this.entries++;
     const seq = typeof entry.seq === 'number' ? entry.seq : -1;
     if (entry.lost && entry.source === 'memlogd') this.onLoss(entry);
     if (!skipped(entry.source)) {
-      this.files.append(entry.source, fileLine(entry.time, entry.source, entry.msg), seq);
+      // Only the daemon connected to (a hello) has ids: an upstream one's lines have no seq and no daemon.
+      this.files.append(entry.source, entryLine(this.format, entry as Entry & Record<string, unknown>, seq >= 0 ? this.state.daemon : undefined), seq);
     }
     if (seq >= 0) this.pendingSeq = seq;
   }
@@ -289,7 +287,8 @@ export class Persister {
     this.markers++;
     for (const [source, n] of Object.entries(lost.sources ?? {})) {
       if (skipped(source) || typeof n !== 'number') continue;
-      this.files.append(source, fileLine(entry.time, source, `[memlog: ${n} lines lost here (between seq ${lost.from} and ${lost.to}): memlogd dropped them before they were written]`), -1);
+      const msg = `[memlog: ${n} lines lost here (between seq ${lost.from} and ${lost.to}): memlogd dropped them before they were written]`;
+      this.files.append(source, markerLine(this.format, entry.time, source, msg, 'lost'), -1);
     }
   }
 

@@ -3,9 +3,10 @@
  *   {"time":"<RFC3339Nano, UTC>","source":"<s>","msg":"<m>","seq":<n>}
  * and most sources and messages need no escaping. For those, the file line
  * `<time, seconds> <source> <msg>\n` is cut and pasted from the wire bytes,
- * with no JSON.parse and no JS string for the message. Anything else (escapes,
- * markers with more fields, another daemon's shape) returns undefined and
- * goes the slow way.
+ * with no JSON.parse and no JS string for the message; for `-format json`
+ * the wire line itself is the file line, with the daemon id spliced in.
+ * Anything else (escapes, markers with more fields, another daemon's shape)
+ * returns undefined and goes the slow way.
  */
 import { isUtf8 } from 'node:buffer';
 
@@ -83,7 +84,19 @@ export function isPlainUtcTime(buf: Uint8Array, t0: number, t1: number): boolean
   return true;
 }
 
-export function fastEntry(line: Buffer): FastEntry | undefined {
+/** Where the parts of a fast-path wire line are: time [t0, t1), source [s0, s1), msg [m0, m1), seq ends at seqEnd. */
+interface FastShape {
+  t0: number;
+  s0: number;
+  s1: number;
+  m0: number;
+  m1: number;
+  seqEnd: number;
+  seq: number;
+}
+
+/** The fast path's checks: the line has our daemon's fixed shape, no escapes, a safe seq, valid UTF-8. */
+function fastShape(line: Buffer): FastShape | undefined {
   if (!startsWithAt(line, 0, TIME_KEY)) return undefined;
   const t0 = TIME_KEY.length;
   const t1 = plainStringEnd(line, t0);
@@ -102,6 +115,7 @@ export function fastEntry(line: Buffer): FastEntry | undefined {
   const n = i - digits;
   // JSON has no leading zeros; longer numbers would not add up exactly.
   if (n === 0 || n > MAX_SEQ_DIGITS || seq > Number.MAX_SAFE_INTEGER || (n > 1 && line[digits] === 48)) return undefined;
+  const seqEnd = i;
   // Then the sender's fields, when the daemon knows them.
   if (line[i] === 44 /* , */) {
     for (const key of SENDER_KEYS) {
@@ -113,6 +127,14 @@ export function fastEntry(line: Buffer): FastEntry | undefined {
   if (i !== line.length - 1 || line[i] !== 125 /* } */) return undefined;
   // Bytes that are not UTF-8 go the slow way, which writes them as U+FFFD.
   if (!isUtf8(line)) return undefined;
+  return { t0, s0, s1, m0, m1, seqEnd, seq };
+}
+
+/** The text file line, `<time, seconds> <source> <msg>\n`, cut from the wire line. */
+export function fastEntry(line: Buffer): FastEntry | undefined {
+  const shape = fastShape(line);
+  if (!shape) return undefined;
+  const { t0, s0, s1, m0, m1, seq } = shape;
   const sLen = s1 - s0;
   const mLen = m1 - m0;
   const out = Buffer.allocUnsafe(21 + sLen + 1 + mLen + 1);
@@ -122,6 +144,30 @@ export function fastEntry(line: Buffer): FastEntry | undefined {
   if (!copyBytes(line, s0, s1, out, 21)) return undefined;
   out[21 + sLen] = 32;
   if (!copyBytes(line, m0, m1, out, 22 + sLen)) return undefined;
+  out[out.length - 1] = 10;
+  return { source: line.toString('utf8', s0, s1), seq, fileLine: out };
+}
+
+function hasControlByte(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i] < 0x20) return true;
+  return false;
+}
+
+/**
+ * The JSON file line: the wire line is JSON already, so `daemonField`
+ * (`,"daemon":"<id>"`, or nothing) is spliced in after the seq, the rest
+ * copied as it is, nanosecond time and sender's fields included.
+ */
+export function fastJsonEntry(line: Buffer, daemonField: Buffer): FastEntry | undefined {
+  const shape = fastShape(line);
+  if (!shape) return undefined;
+  const { s0, s1, m0, m1, seqEnd, seq } = shape;
+  // A raw control byte is not JSON: the slow way escapes it.
+  if (hasControlByte(line, s0, s1) || hasControlByte(line, m0, m1)) return undefined;
+  const out = Buffer.allocUnsafe(line.length + daemonField.length + 1);
+  line.copy(out, 0, 0, seqEnd);
+  daemonField.copy(out, seqEnd);
+  line.copy(out, seqEnd + daemonField.length, seqEnd);
   out[out.length - 1] = 10;
   return { source: line.toString('utf8', s0, s1), seq, fileLine: out };
 }
