@@ -279,16 +279,23 @@ export function pidsHoldingSocket(socketPath: string): number[] {
 
 /**
  * A stand-in for the upstream Go daemon's query socket: one mode byte; 0-2 answered with plain JSON lines,
- * anything else left silent. The mode byte of every request is pushed to requests, if given.
+ * anything else left silent. The mode byte of every request is pushed to requests, if given; the connections
+ * in modes 1 and 2 to followers, if given, for a test to send them new entries.
  */
-export function fakeUpstream(socketPath: string, entries: { time: string; source: string; msg: string }[], requests: number[] = []): net.Server {
+export function fakeUpstream(
+  socketPath: string,
+  entries: { time: string; source: string; msg: string }[],
+  requests: number[] = [],
+  followers: net.Socket[] = [],
+): net.Server {
   const server = net.createServer((socket) => {
     socket.once('data', (data) => {
       const mode = data[0];
       requests.push(mode);
       if (mode > 2) return; // upstream: the connection stays open, nothing is sent
-      for (const e of entries) socket.write(JSON.stringify(e) + '\n');
+      if (mode !== 1) socket.write(entries.map((e) => JSON.stringify(e) + '\n').join(''));
       if (mode === 0) socket.end();
+      else followers.push(socket);
     });
     socket.on('error', () => {});
   });

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import type { Socket } from 'node:net';
 import path from 'node:path';
-import { formatText } from '../clients/logread.js';
+import { formatText } from '../clients/entry-formats.js';
 import { ConnectError, connectQuery, LineReader, parseEntry, queryStatus } from '../clients/query-client.js';
 import { MODE_DUMP } from '../protocol/wire.js';
 import { describe, endStream } from './files.js';

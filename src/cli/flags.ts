@@ -6,7 +6,8 @@
  * break every upstream command line, hence this small parser.
  */
 
-export type FlagType = 'string' | 'int' | 'bool';
+/** `strings`: a string flag that may be given more than once; its value is every one given, in order. */
+export type FlagType = 'string' | 'strings' | 'int' | 'bool';
 
 export interface FlagSpec {
   type: FlagType;
@@ -20,10 +21,31 @@ export interface FlagSpec {
 export type FlagSpecs = Record<string, FlagSpec>;
 
 export type FlagValues<S extends FlagSpecs> = {
-  [K in keyof S]?: S[K]['type'] extends 'bool' ? boolean : S[K]['type'] extends 'int' ? number : string;
+  [K in keyof S]?: S[K]['type'] extends 'bool'
+    ? boolean
+    : S[K]['type'] extends 'int'
+      ? number
+      : S[K]['type'] extends 'strings'
+        ? string[]
+        : string;
 };
 
 export class UsageError extends Error {}
+
+/**
+ * A flag's value that cannot be used. Told in one line naming the flag and
+ * the value (JSON-quoted, so that a control character shows), without the
+ * usage hint: the command line was understood, one value was wrong.
+ */
+export class InvalidValueError extends UsageError {
+  constructor(
+    readonly flag: string,
+    readonly value: string,
+    why: string,
+  ) {
+    super(`invalid value ${JSON.stringify(value)} for flag -${flag}: ${why}`);
+  }
+}
 
 export interface Parsed<S extends FlagSpecs> {
   values: FlagValues<S>;
@@ -32,7 +54,7 @@ export interface Parsed<S extends FlagSpecs> {
 }
 
 export function parseFlags<S extends FlagSpecs>(argv: readonly string[], specs: S): Parsed<S> {
-  const values: Record<string, string | number | boolean> = {};
+  const values: Record<string, string | string[] | number | boolean> = {};
   let i = 0;
   let help = false;
   for (; i < argv.length; i++) {
@@ -58,15 +80,19 @@ export function parseFlags<S extends FlagSpecs>(argv: readonly string[], specs: 
       else throw new UsageError(`invalid boolean value "${text}" for flag -${name}`);
       continue;
     }
+    // The next argument is the value even when it starts with `-` (`-since -15m`, `-n -1` to be refused as such).
     if (text === undefined) {
       if (i + 1 >= argv.length) throw new UsageError(`flag needs an argument: -${name}`);
       text = argv[++i];
     }
     if (spec.type === 'int') {
-      if (!/^[0-9]+$/.test(text)) throw new UsageError(`invalid value "${text}" for flag -${name}: not a whole number`);
+      if (!/^[0-9]+$/.test(text)) throw new InvalidValueError(name, text, 'not a whole number (0 or more)');
       const n = Number(text);
-      if (!Number.isSafeInteger(n)) throw new UsageError(`invalid value "${text}" for flag -${name}: too large`);
+      if (!Number.isSafeInteger(n)) throw new InvalidValueError(name, text, 'too large');
       values[name] = n;
+    } else if (spec.type === 'strings') {
+      const before = values[name];
+      values[name] = Array.isArray(before) ? [...before, text] : [text];
     } else {
       values[name] = text;
     }
@@ -78,8 +104,9 @@ export function usage(synopsis: string, specs: FlagSpecs): string {
   const lines = [`Usage: ${synopsis}`];
   for (const [name, spec] of Object.entries(specs)) {
     const arg = spec.type === 'bool' ? '' : ` ${spec.arg ?? (spec.type === 'int' ? 'N' : 'VALUE')}`;
+    const again = spec.type === 'strings' ? ' (may be given more than once)' : '';
     const def = spec.default === undefined ? '' : ` (default ${JSON.stringify(spec.default)})`;
-    lines.push(`  -${name}${arg}`, `        ${spec.help}${def}`);
+    lines.push(`  -${name}${arg}`, `        ${spec.help}${again}${def}`);
   }
   return lines.join('\n') + '\n';
 }

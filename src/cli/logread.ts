@@ -1,16 +1,14 @@
-/** logread: `logread [-socket PATH] [-f] [-F]` (PROTOCOL.md section 4). */
-import { DEFAULT_QUERY_SOCKET } from '../protocol/wire.js';
-import { MODE_DUMP, MODE_DUMP_FOLLOW, MODE_FOLLOW } from '../protocol/wire.js';
+/** logread: `logread [-socket PATH] [-f | -F] [filters] [-o FORMAT]` (PROTOCOL.md section 4; the flags: README). */
 import { logread } from '../clients/logread.js';
-import { parseCommandLine, type FlagSpecs } from './flags.js';
+import { parseCommandLine } from './flags.js';
+import { LOGREAD_FLAGS, logreadOptions } from './logread-flags.js';
 
-export const LOGREAD_FLAGS = {
-  socket: { type: 'string', arg: 'PATH', default: DEFAULT_QUERY_SOCKET, help: "memlogd's query socket" },
-  f: { type: 'bool', help: 'follow: print entries as they arrive' },
-  F: { type: 'bool', help: 'dump the ring, then follow' },
-} satisfies FlagSpecs;
+export { LOGREAD_FLAGS } from './logread-flags.js';
 
-export async function logreadMain(argv: string[], synopsis = 'logread [-socket PATH] [-f | -F]'): Promise<number> {
+export const LOGREAD_SYNOPSIS =
+  'logread [-socket PATH] [-f | -F] [-n N] [-source GLOB]... [-since TIME] [-until TIME] [-grep PATTERN [-i]] [-p LEVEL] [-o FORMAT] [-after-seq SEQ [-daemon ID]] [-log-dir DIR]';
+
+export async function logreadMain(argv: string[], synopsis = LOGREAD_SYNOPSIS): Promise<number> {
   const parsed = parseCommandLine(argv, LOGREAD_FLAGS, synopsis);
   if (!parsed) return 0;
   const { values, rest } = parsed;
@@ -18,17 +16,13 @@ export async function logreadMain(argv: string[], synopsis = 'logread [-socket P
     process.stderr.write(`logread: unexpected argument "${rest[0]}"\n`);
     return 2;
   }
-  const mode = values.F ? MODE_DUMP_FOLLOW : values.f ? MODE_FOLLOW : MODE_DUMP;
+  // Every value is checked before anything is sent to the daemon.
+  const options = logreadOptions(values);
   // A reader that went away (logread | head) is a normal end, not an error.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
     throw err;
   });
-  await logread({
-    socket: values.socket ?? DEFAULT_QUERY_SOCKET,
-    mode,
-    out: process.stdout,
-    warn: (msg) => process.stderr.write(`logread: ${msg}\n`),
-  });
+  await logread({ ...options, out: process.stdout, warn: (msg) => process.stderr.write(`logread: ${msg}\n`) });
   return 0;
 }

@@ -1,6 +1,6 @@
 /** memlog: one command for every job, `memlog daemon|read|run ...`. */
 import { memlogdMain } from './memlogd.js';
-import { logreadMain } from './logread.js';
+import { LOGREAD_SYNOPSIS, logreadMain } from './logread.js';
 import { launcherMain } from './launcher.js';
 import { kmsgMain } from './kmsg.js';
 import { persisterMain } from './persister.js';
@@ -11,7 +11,7 @@ import type { Main } from './run.js';
 
 const COMMANDS: Record<string, { main: (argv: string[], synopsis: string) => Promise<number | undefined>; synopsis: string; help: string }> = {
   daemon: { main: memlogdMain, synopsis: 'memlog daemon [flags]', help: 'run memlogd, the in-memory log daemon' },
-  read: { main: logreadMain, synopsis: 'memlog read [-socket PATH] [-f | -F]', help: 'dump or follow the ring (logread)' },
+  read: { main: logreadMain, synopsis: LOGREAD_SYNOPSIS.replace('logread', 'memlog read'), help: 'dump or follow the ring, filtered (logread)' },
   run: { main: launcherMain, synopsis: 'memlog run [-socket PATH] [-n NAME] COMMAND [ARGS...]', help: "run a command with its output handed to memlogd" },
   kmsg: { main: kmsgMain, synopsis: 'memlog kmsg [-device PATH] [-follow=false]', help: 'print the kernel log (/dev/kmsg) to stderr, as upstream kmsg' },
   init: { main: initMain, synopsis: 'memlog init [-stop-after SECONDS] CONFIG.yml', help: 'boot: memlogd first, then on-boot actions and services wired to it' },

@@ -1,5 +1,5 @@
 /** What every command does around its main function: usage errors, exit codes, one-line failures. */
-import { UsageError } from './flags.js';
+import { InvalidValueError, UsageError } from './flags.js';
 
 export type Main = (argv: string[]) => Promise<number | undefined>;
 
@@ -9,7 +9,10 @@ export function runMain(program: string, main: Main, argv: string[]): void {
       if (code !== undefined) process.exitCode = code;
     },
     (err: unknown) => {
-      if (err instanceof UsageError) {
+      if (err instanceof InvalidValueError) {
+        process.stderr.write(`${program}: ${err.message}\n`);
+        process.exitCode = 2;
+      } else if (err instanceof UsageError) {
         process.stderr.write(`${program}: ${err.message}\nRun '${program} -help' for usage.\n`);
         process.exitCode = 2;
       } else {

@@ -1,48 +1,25 @@
 /**
- * logread as a library: dump or follow the ring and print it as upstream's
- * logread does, `<time>;<source>;<msg>` with any `;` in the source as `\;`.
+ * logread as a library: dump or follow the ring and print it. Without a
+ * filter, `-n`, a cursor or `-o json` it asks as upstream's logread does (one
+ * mode byte, so it works against any memlogd at once); with one, it sends a
+ * filter request (mode 5) and falls back to filtering on its side when the
+ * daemon cannot filter (an upstream memlogd).
  */
-import type { Writable } from 'node:stream';
-import { connectQuery, LineReader, parseEntry, type WireEntry } from './query-client.js';
+import { entryFormatter } from './entry-formats.js';
+import { pumpEntries } from './entry-stream.js';
+import { readWithLogDir } from './log-dir-read.js';
+import { needsFilter, readMode, type LogreadOptions } from './logread-options.js';
+import { connectQuery } from './query-client.js';
+import { readRing } from './ring-read.js';
 
-export function formatText(entry: WireEntry): string {
-  return `${entry.time};${entry.source.replaceAll(';', '\\;')};${entry.msg}\n`;
-}
-
-export interface LogreadOptions {
-  socket: string;
-  mode: number;
-  out: Writable;
-  /** Told about lines that are not entries. */
-  warn(msg: string): void;
-}
+export type { LogreadOptions } from './logread-options.js';
 
 /** Resolves when the daemon ends the stream (dump) or the connection drops. */
-export async function logread(opts: LogreadOptions): Promise<{ entries: number; malformed: number }> {
-  const socket = await connectQuery(opts.socket, opts.mode);
-  const lines = new LineReader();
-  let entries = 0;
-  let malformed = 0;
-  return new Promise((resolve, reject) => {
-    socket.on('data', (chunk: Buffer) => {
-      let text = '';
-      lines.push(chunk, (line) => {
-        const entry = parseEntry(line);
-        if (entry) {
-          text += formatText(entry);
-          entries++;
-        } else {
-          malformed++;
-          if (malformed <= 3) opts.warn(`not an entry: ${line.toString('utf8').slice(0, 200)}`);
-        }
-      });
-      // Backpressure: stop reading the daemon while the terminal or pipe catches up.
-      if (text !== '' && !opts.out.write(text)) {
-        socket.pause();
-        opts.out.once('drain', () => socket.resume());
-      }
-    });
-    socket.on('end', () => resolve({ entries, malformed }));
-    socket.on('error', (err) => reject(new Error(`connection to ${opts.socket} failed: ${err.message}`)));
-  });
+export async function logread(opts: LogreadOptions): Promise<void> {
+  if (opts.logDir !== undefined) return readWithLogDir(opts);
+  if (!needsFilter(opts)) {
+    const socket = await connectQuery(opts.socket, readMode(opts));
+    return pumpEntries(socket, { path: opts.socket, out: opts.out, warn: opts.warn, onEntry: entryFormatter(opts.format) });
+  }
+  return readRing(opts);
 }

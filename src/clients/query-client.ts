@@ -47,11 +47,11 @@ const REASONS: Record<string, string> = {
 };
 
 /**
- * Connects to the query socket and sends the request (a bare mode byte, or a whole request); rejects with a
+ * Connects to the query socket and sends the request (a bare mode byte, a whole request, or its encoded bytes); rejects with a
  * ConnectError. It resolves once the request is written: a daemon that closed the connection at once (out of
  * fds) makes that write fail, and the failure must come here, not as an 'error' before the caller listens.
  */
-export function connectQuery(path: string, request: number | QueryRequest): Promise<net.Socket> {
+export function connectQuery(path: string, request: number | QueryRequest | Buffer): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(path);
     const onError = (err: NodeJS.ErrnoException): void => {
@@ -60,7 +60,8 @@ export function connectQuery(path: string, request: number | QueryRequest): Prom
     };
     socket.once('error', onError);
     socket.once('connect', () => {
-      socket.write(typeof request === 'number' ? Buffer.from([request]) : encodeRequest(request), (err) => {
+      const bytes = typeof request === 'number' ? Buffer.from([request]) : Buffer.isBuffer(request) ? request : encodeRequest(request);
+      socket.write(bytes, (err) => {
         if (err) return; // onError has it
         socket.off('error', onError);
         resolve(socket);
@@ -151,7 +152,7 @@ export interface ResumeConnection {
  * if nothing complete came within timeoutMs (an upstream daemon says nothing
  * to our extensions). The socket is paused when this resolves.
  */
-function firstLine(socket: net.Socket, path: string, what: string, maxBytes: number, timeoutMs: number): Promise<{ line: Buffer; rest: Buffer } | 'silent' | Error> {
+export function firstLine(socket: net.Socket, path: string, what: string, maxBytes: number, timeoutMs: number): Promise<{ line: Buffer; rest: Buffer } | 'silent' | Error> {
   return new Promise((resolve) => {
     let got: Buffer = Buffer.alloc(0);
     const timer = setTimeout(() => finish('silent'), timeoutMs);
