@@ -9,11 +9,11 @@ import { GlobError, globToRegExp, splitSourceFlags } from '../filter/glob.js';
 import { LEVEL_NAMES, parseLevel } from '../filter/levels.js';
 import { compilePattern, PatternError } from '../filter/pattern.js';
 import { compareInstants, parseTimeSpec, TimeSpecError, type Instant } from '../filter/time-spec.js';
-import { MAX_GLOBS } from '../protocol/filter-request.js';
+import { encodeFilterRequest, MAX_FILTER_LINE, MAX_GLOBS } from '../protocol/filter-request.js';
 import { DEFAULT_QUERY_SOCKET } from '../protocol/wire.js';
 import { isOutputFormat, OUTPUT_FORMATS } from '../clients/entry-formats.js';
 import type { LogreadOptions } from '../clients/logread-options.js';
-import { InvalidValueError, type FlagSpecs, type FlagValues } from './flags.js';
+import { InvalidValueError, UsageError, type FlagSpecs, type FlagValues } from './flags.js';
 
 export const LOGREAD_FLAGS = {
   socket: { type: 'string', arg: 'PATH', default: DEFAULT_QUERY_SOCKET, help: "memlogd's query socket" },
@@ -100,6 +100,9 @@ export function logreadOptions(values: LogreadFlagValues, nowMs = Date.now()): O
     if (values.daemon === '' || values.daemon.length > 64) throw new InvalidValueError('daemon', values.daemon, 'a daemon id is 1 to 64 characters');
     if (values['after-seq'] === undefined) throw new InvalidValueError('daemon', values.daemon, 'says whose seq -after-seq gives, and no -after-seq was given');
   }
+  // The request line has a size limit: globs and a pattern at their longest can pass it together.
+  const line = encodeFilterRequest({ mode: 2, daemon: values.daemon, after: values['after-seq'], last: values.n, filter }).length;
+  if (line > MAX_FILTER_LINE) throw new UsageError(`the filters make a request of ${line} bytes, more than memlogd takes (${MAX_FILTER_LINE})`);
   if (values['after-seq'] !== undefined && values['log-dir'] !== undefined) {
     throw new InvalidValueError('after-seq', String(values['after-seq']), 'a cursor into the ring, it cannot be used with -log-dir');
   }
