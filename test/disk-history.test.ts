@@ -1,11 +1,10 @@
 /** Reading the persister's directory as one history (src/history): real files, written by the real persister where it matters. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { BIN, dump, openStream, startDaemon, tmpdir, waitFor } from './helpers.js';
+import { dump, openStream, startDaemon, startPersister, tmpdir, waitFor } from './helpers.js';
 import { queryStatus } from '../src/clients/query-client.js';
 import { formatRfc3339Nano, formatRfc3339Seconds } from '../src/entry/rfc3339.js';
 import { CompiledFilter, type Filter } from '../src/filter/entry-filter.js';
@@ -38,16 +37,6 @@ async function read(dir: string, f: Partial<Filter> = {}, knownSources?: string[
 
 const said = (entries: HistoryEntry[]): string[] => entries.map((e) => `${e.source}: ${e.msg}`);
 
-function startPersister(t: { after(fn: () => void | Promise<void>): void }, querySocket: string, dir: string, flags: string[]): { stop(): Promise<void> } {
-  const proc: ChildProcess = spawn(process.execPath, [BIN('logwrite'), '-socket', querySocket, '-log-dir', dir, ...flags], { stdio: 'ignore' });
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const stop = async (): Promise<void> => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-    await exited;
-  };
-  t.after(stop);
-  return { stop };
-}
 
 const fileText = (file: string): string => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '');
 

@@ -102,6 +102,30 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
   }
 }
 
+export interface Persister {
+  proc: ChildProcess;
+  stderr(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts bin/logwrite, the persister, reading querySocket into dir (stopped after the test). */
+export function startPersister(t: { after(fn: () => void | Promise<void>): void }, querySocket: string, dir: string, flags: string[] = []): Persister {
+  const proc = spawn(process.execPath, [BIN('logwrite'), '-socket', querySocket, '-log-dir', dir, ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const p: Persister = {
+    proc,
+    stderr: () => stderr,
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      await exited;
+    },
+  };
+  t.after(() => p.stop());
+  return p;
+}
+
 export interface DaemonProcess {
   proc: ChildProcess;
   pid: number;

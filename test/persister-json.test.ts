@@ -1,41 +1,24 @@
 /** logwrite -format json, end to end: real memlogd, real logwrite processes, real files. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { BIN, ROOT, dump, openStream, run, startDaemon, tmpdir, waitFor } from './helpers.js';
+import { BIN, ROOT, dump, openStream, run, startDaemon, startPersister, tmpdir, waitFor, type Persister } from './helpers.js';
 import { queryStatus } from '../src/clients/query-client.js';
 import { StateStore } from '../src/persist/state.js';
 import { CompiledFilter } from '../src/filter/entry-filter.js';
 import { readDiskHistory } from '../src/history/disk-history.js';
 import type { HistoryEntry } from '../src/history/history-entry.js';
 
+/** The persister writing json. */
+const jsonPersister = (t: { after(fn: () => void | Promise<void>): void }, querySocket: string, dir: string, flags: string[] = []): Persister =>
+  startPersister(t, querySocket, dir, ['-format', 'json', ...flags]);
+
 const STEADY = path.join(ROOT, 'dist/test/steady-writer.js');
 
-interface Persister {
-  proc: ChildProcess;
-  stderr(): string;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
 
-function startPersister(t: { after(fn: () => void | Promise<void>): void }, querySocket: string, dir: string, flags: string[] = []): Persister {
-  const proc = spawn(process.execPath, [BIN('logwrite'), '-socket', querySocket, '-log-dir', dir, '-format', 'json', ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const p: Persister = {
-    proc,
-    stderr: () => stderr,
-    stop: async (signal = 'SIGTERM') => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      await exited;
-    },
-  };
-  t.after(() => p.stop());
-  return p;
-}
 
 function read(file: string): string {
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
@@ -65,7 +48,7 @@ test('json: each line holds every field, the wire\'s nanosecond time, seq and da
   // Through the launcher: memlogd knows the sender (pid, uid, gid). Quotes and a tab go the slow way.
   await run(process.execPath, [BIN('logwrite'), '-socket', daemon.logSocket, '-n', 'svc', 'sh', '-c', 'echo plain line >&2; printf \'with "quotes"\\tand tab\\n\' >&2']);
   await waitFor('the lines in memlogd', async () => (await dump(daemon.querySocket)).filter((e) => e.source === 'svc').length === 2);
-  startPersister(t, daemon.querySocket, logDir);
+  jsonPersister(t, daemon.querySocket, logDir);
   await waitFor('svc.log', () => jsonLines(path.join(logDir, 'svc.log')).length === 2);
   const ring = (await dump(daemon.querySocket)) as unknown as Record<string, unknown>[];
   const lines = jsonLines(path.join(logDir, 'svc.log'));
@@ -91,7 +74,7 @@ test('json: rotation and -compress work, and the reader gets every line back in 
   const dir = tmpdir(t);
   const logDir = path.join(dir, 'log');
   const daemon = await startDaemon(t, dir, ['-max-lines', '10000']);
-  startPersister(t, daemon.querySocket, logDir, ['-max-log-files', '20', '-max-log-size', '1000', '-compress']);
+  jsonPersister(t, daemon.querySocket, logDir, ['-max-log-files', '20', '-max-log-size', '1000', '-compress']);
   const fd = await openStream(daemon.logSocket, 'rot');
   fs.writeSync(fd, Array.from({ length: 100 }, (_, i) => `line ${i}`).join('\n') + '\n');
   fs.closeSync(fd);
@@ -118,7 +101,7 @@ test('json: kill -9 of logwrite in a steady stream: after restarts every line is
   t.after(() => void writer.kill('SIGKILL'));
   // About six files of json lines: rotated, and none deleted yet.
   const flags = ['-max-log-size', '100000'];
-  let p = startPersister(t, daemon.querySocket, logDir, flags);
+  let p = jsonPersister(t, daemon.querySocket, logDir, flags);
   const onDisk = (): number => fs.readdirSync(logDir).filter((f) => f.startsWith('steady.out.log')).reduce((n, f) => n + (read(path.join(logDir, f)).split('\n').length - 1), 0);
   for (let round = 0, seen = 0; round < 3; round++) {
     seen = await waitFor('more lines on disk', () => {
@@ -127,7 +110,7 @@ test('json: kill -9 of logwrite in a steady stream: after restarts every line is
     });
     if (round === 0) await waitFor('the file in the saved state', () => new StateStore(logDir).load(() => {}).files['steady.out'] !== undefined);
     await p.stop('SIGKILL');
-    p = startPersister(t, daemon.querySocket, logDir, flags);
+    p = jsonPersister(t, daemon.querySocket, logDir, flags);
   }
   await waitFor('the last line on disk', async () => (await history(logDir)).some((e) => e.msg === 'steady 3999'));
   const got = (await history(logDir)).filter((e) => e.source === 'steady.out');
@@ -138,19 +121,16 @@ test('json: a restart of memlogd leaves a marker object (no seq) in the files; a
   const dir = tmpdir(t);
   const logDir = path.join(dir, 'log');
   const first = await startDaemon(t, dir);
-  const textPersister = spawn(process.execPath, [BIN('logwrite'), '-socket', first.querySocket, '-log-dir', logDir], { stdio: 'ignore' });
-  const textExited = new Promise((r) => textPersister.once('exit', r));
-  t.after(() => void textPersister.kill('SIGKILL'));
+  const textPersister = startPersister(t, first.querySocket, logDir);
   const fd = await openStream(first.logSocket, 'svc');
   fs.writeSync(fd, 'in text\n');
   fs.closeSync(fd);
   await waitFor('the text line', () => read(path.join(logDir, 'svc.log')).includes(' svc in text\n'));
-  textPersister.kill('SIGKILL');
-  await textExited;
+  await textPersister.stop('SIGKILL');
   first.proc.kill('SIGKILL');
   await new Promise((r) => (first.proc.exitCode !== null || first.proc.signalCode !== null ? r(undefined) : first.proc.once('exit', r)));
   const second = await startDaemon(t, dir);
-  const p = startPersister(t, second.querySocket, logDir);
+  const p = jsonPersister(t, second.querySocket, logDir);
   await waitFor('the restart marker', () => read(path.join(logDir, 'svc.log')).includes('memlogd restarted'));
   const fd2 = await openStream(second.logSocket, 'svc');
   fs.writeSync(fd2, 'in json\n');
@@ -177,7 +157,7 @@ test('json: lines the ring dropped while logwrite was stopped are marked by an o
   const dir = tmpdir(t);
   const logDir = path.join(dir, 'log');
   const daemon = await startDaemon(t, dir, ['-max-lines', '1000']);
-  const p = startPersister(t, daemon.querySocket, logDir);
+  const p = jsonPersister(t, daemon.querySocket, logDir);
   await waitFor('memlogd.log', () => read(path.join(logDir, 'memlogd.log')).length > 0);
   p.proc.kill('SIGSTOP');
   const fd = await openStream(daemon.logSocket, 'burst');

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { BIN, ROOT, dump, fakeUpstream, memTmpdir, messagesOf, openStream, run, startDaemon, tmpdir, waitFor } from './helpers.js';
+import { BIN, ROOT, dump, fakeUpstream, memTmpdir, messagesOf, openStream, run, startDaemon, startPersister, tmpdir, waitFor } from './helpers.js';
 import { cpuMicros } from '../bench/proc-stats.js';
 import { queryStatus } from '../src/clients/query-client.js';
 import { MODE_RESUME, MODE_STATUS } from '../src/protocol/wire.js';
@@ -14,28 +14,7 @@ import { StateStore, STATE_FILES } from '../src/persist/state.js';
 
 const STEADY = path.join(ROOT, 'dist/test/steady-writer.js');
 
-interface Persister {
-  proc: ChildProcess;
-  stderr(): string;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
 
-function startPersister(t: { after(fn: () => void | Promise<void>): void }, querySocket: string, dir: string, flags: string[] = []): Persister {
-  const proc = spawn(process.execPath, [BIN('logwrite'), '-socket', querySocket, '-log-dir', dir, ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const p: Persister = {
-    proc,
-    stderr: () => stderr,
-    stop: async (signal = 'SIGTERM') => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      await exited;
-    },
-  };
-  t.after(() => p.stop());
-  return p;
-}
 
 function startWriter(t: { after(fn: () => void | Promise<void>): void }, logSocket: string, name: string, start: number, count: number, batch = 5): ChildProcess {
   const proc = spawn(process.execPath, [BIN('logwrite'), '-socket', logSocket, '-n', name, process.execPath, STEADY, name, String(start), String(count), String(batch)], {

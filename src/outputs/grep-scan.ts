@@ -52,17 +52,14 @@ const HIT_COST = 6;
 
 export function makeScan(ring: Ring, filter: RingFilter): Scan {
   const pattern = filter.pattern;
-  if (!pattern) return new PlainScan(ring, filter);
+  if (!pattern) return new PlainScan(filter);
   if (pattern.literal) return new LiteralScan(ring, filter, pattern.literal);
   if (pattern.asciiFoldedLiteral) return new FoldedScan(ring, filter, new RegExp(pattern.source, 'gi'), pattern.asciiFoldedLiteral.length);
   return new RegexpScan(ring, filter, pattern.regexp);
 }
 
 class PlainScan implements Scan {
-  constructor(
-    private readonly ring: Ring,
-    private readonly filter: RingFilter,
-  ) {}
+  constructor(private readonly filter: RingFilter) {}
 
   scan(from: number, to: number, out: Matches, deadline: number): number {
     const filter = this.filter;

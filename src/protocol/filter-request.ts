@@ -19,7 +19,7 @@ import { GlobError, globToRegExp } from '../filter/glob.js';
 import type { Filter } from '../filter/entry-filter.js';
 import { compilePattern, PatternError } from '../filter/pattern.js';
 import { parseRfc3339, formatRfc3339Nano } from '../entry/rfc3339.js';
-import { MODE_DUMP, MODE_DUMP_FOLLOW, MODE_FOLLOW, RequestError } from './wire.js';
+import { MODE_DUMP, MODE_DUMP_FOLLOW, MODE_FOLLOW, RequestError, parseRequestObject } from './wire.js';
 
 export const MODE_FILTER = 5;
 /** Longest filter request line, in bytes. */
@@ -86,14 +86,7 @@ function whole(value: unknown, field: string, min: number, max = Number.MAX_SAFE
 
 /** Parses the JSON line after the mode byte; throws RequestError for anything malformed. */
 export function parseFilterRequest(line: Buffer): FilterRequest {
-  let value: unknown;
-  try {
-    value = JSON.parse(line.toString('utf8'));
-  } catch {
-    throw new RequestError('filter request is not JSON');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RequestError('filter request is not a JSON object');
-  const v = value as Record<string, unknown>;
+  const v = parseRequestObject(line, 'filter request');
   const mode = v.mode;
   if (mode !== MODE_DUMP && mode !== MODE_FOLLOW && mode !== MODE_DUMP_FOLLOW) {
     throw new RequestError('filter request: "mode" must be 0 (dump), 1 (follow) or 2 (dump then follow)');

@@ -76,15 +76,20 @@ export class RequestParser {
   }
 }
 
-export function parseResume(line: Buffer): QueryRequest {
+/** A request line's JSON object; RequestError naming the request (`resume request`) if it is not one. */
+export function parseRequestObject(line: Buffer, what: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(line.toString('utf8'));
   } catch {
-    throw new RequestError('resume request is not JSON');
+    throw new RequestError(`${what} is not JSON`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RequestError('resume request is not a JSON object');
-  const { daemon, after } = value as Record<string, unknown>;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RequestError(`${what} is not a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+export function parseResume(line: Buffer): QueryRequest {
+  const { daemon, after } = parseRequestObject(line, 'resume request');
   if (daemon !== undefined && (typeof daemon !== 'string' || daemon.length > 64)) {
     throw new RequestError('resume request: "daemon" must be a string of at most 64 characters');
   }
