@@ -22,7 +22,7 @@ import { EntryEncoder, type Encoded } from './entry-encoder.js';
 import { FOREVER, Reader } from './reader.js';
 import { answerAndClose, refuse } from './connection-end.js';
 import { FilteredReader, SCAN_MS_PER_TURN, writeMatches } from './filtered-reader.js';
-import { TIMEOUT_MS } from './regexp-scan.js';
+import { ATTEMPTS, TIMEOUT_MS } from './regexp-scan.js';
 import { MODE_FILTER } from '../protocol/filter-request.js';
 import {
   encodeHello,
@@ -303,7 +303,7 @@ export class QueryServer {
     const skipped = reader.matches.skipped;
     // Skips are told at the end of the dump part, and to a follower as they happen.
     if (skipped > 0 && reader.dumped) {
-      const msg = `skipped ${skipped} ${skipped === 1 ? 'entry' : 'entries'}: matching the pattern took over ${TIMEOUT_MS} ms on each`;
+      const msg = `skipped ${skipped} ${skipped === 1 ? 'entry' : 'entries'}: matching the pattern took over ${TIMEOUT_MS} ms on each of ${ATTEMPTS} tries`;
       const line = this.opts.ownLine(msg, { skipped });
       reader.socket.write(line);
       bytes += line.length;

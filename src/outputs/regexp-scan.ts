@@ -6,8 +6,12 @@
  * regular expression itself), and records its progress in a typed array after
  * each entry. It also stops itself once its slice of the turn is spent, well
  * before the timeout; the timeout only fires when one entry alone takes too
- * long. That entry is skipped and counted, and the scan goes on after it on
- * the next turn.
+ * long. The timeout is wall-clock time: on a busy machine a run may be
+ * interrupted only because the process was not running. So an interrupted
+ * entry is tried again on the next turn, and only an entry interrupted
+ * ATTEMPTS times in a row is skipped and counted; the scan goes on after it.
+ * A pattern that truly explodes costs ATTEMPTS timeouts per such entry, one
+ * per turn.
  *
  * Messages are matched as the wire shows them: decoded as UTF-8, invalid
  * bytes as U+FFFD.
@@ -21,6 +25,8 @@ import type { Scan } from './grep-scan.js';
 export const SLICE_MS = 2;
 /** A run is interrupted after this long: one entry took too long alone. */
 export const TIMEOUT_MS = 5;
+/** Interrupted runs on one entry, each on its own turn, before it is skipped. */
+export const ATTEMPTS = 3;
 
 /**
  * The loop, compiled once; its inputs are the context's globals, set before
@@ -81,6 +87,9 @@ function loop(): { context: vm.Context & LoopGlobals; script: vm.Script } {
 export class RegexpScan implements Scan {
   private readonly admits: (seq: number) => boolean;
   private readonly text: (seq: number) => string;
+  /** The entry the last interrupted run was testing, and how many runs in a row were interrupted on it. */
+  private interruptedSeq = -1;
+  private interruptions = 0;
 
   constructor(
     ring: Ring,
@@ -114,10 +123,17 @@ export class RegexpScan implements Scan {
       if ((err as NodeJS.ErrnoException).code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw err;
       const seq = Math.floor(progress[0] / 3);
       const state = progress[0] - seq * 3;
-      // Interrupted while testing seq: skipped, unless its match was recorded just before.
+      // Interrupted while testing seq (unless its match was recorded just before): try it again next
+      // turn, or skip it after ATTEMPTS interruptions in a row.
       const n = progress[1];
-      if (state === 1 && !(n > out.count && out.seqs[n - 1] === seq)) out.skipped++;
-      progress[0] = (state === 0 ? seq : seq + 1) * 3;
+      let next = state === 0 ? seq : seq + 1;
+      if (state === 1 && !(n > out.count && out.seqs[n - 1] === seq)) {
+        this.interruptions = seq === this.interruptedSeq ? this.interruptions + 1 : 1;
+        this.interruptedSeq = seq;
+        if (this.interruptions < ATTEMPTS) next = seq;
+        else out.skipped++;
+      }
+      progress[0] = next * 3;
     }
     out.count = progress[1];
     return Math.floor(progress[0] / 3);
