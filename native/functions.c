@@ -1,4 +1,4 @@
-/* The plain functions: socketpair, bindDgram, bindListen, mkfifo, dup, fdInfo, clockRealtime. */
+/* The plain functions: socketpair, bindDgram, bindListen, mkfifo, dup, fdInfo, clockRealtime, peerCred. */
 #include "internal.h"
 
 #include <fcntl.h>
@@ -215,6 +215,31 @@ static napi_value js_clock_realtime(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ------------------------------------------------------------------------ */
+/* peerCred: who is at the other end of a connected Unix stream socket       */
+/* (SO_PEERCRED: the credentials at connect time, as the kernel recorded them). */
+
+static napi_value js_peer_cred(napi_env env, napi_callback_info info) {
+  napi_value argv[1], arr, v;
+  int fd;
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (!get_args(env, info, 1, argv, NULL)) return NULL;
+  if (!get_fd(env, argv[0], "fd", &fd)) return NULL;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+    throw_sys_fd(env, errno, "getsockopt", fd);
+    return NULL;
+  }
+  if (napi_create_array_with_length(env, 3, &arr) != napi_ok ||
+      napi_create_int32(env, (int32_t)cred.pid, &v) != napi_ok || napi_set_element(env, arr, 0, v) != napi_ok ||
+      napi_create_uint32(env, (uint32_t)cred.uid, &v) != napi_ok || napi_set_element(env, arr, 1, v) != napi_ok ||
+      napi_create_uint32(env, (uint32_t)cred.gid, &v) != napi_ok || napi_set_element(env, arr, 2, v) != napi_ok) {
+    ensure_exception(env);
+    return NULL;
+  }
+  return arr;
+}
+
 bool define_functions(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
       {"socketpair", NULL, js_socketpair, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -224,6 +249,7 @@ bool define_functions(napi_env env, napi_value exports) {
       {"clockRealtime", NULL, js_clock_realtime, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mkfifo", NULL, js_mkfifo, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dup", NULL, js_dup, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"peerCred", NULL, js_peer_cred, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   return napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns) == napi_ok;
 }

@@ -8,7 +8,7 @@
  *
  *   errors.c      errors and argument helpers
  *   lifetime.c    the one lifetime model of every object holding uv handles
- *   functions.c   socketpair, bindDgram, bindListen, mkfifo, dup, fdInfo, clockRealtime
+ *   functions.c   socketpair, bindDgram, bindListen, mkfifo, dup, fdInfo, clockRealtime, peerCred
  *   send.c        sendFds, sendFdsAsync
  *   receiver.c    DgramReceiver
  *   stream_set.c  StreamSet

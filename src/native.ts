@@ -94,6 +94,7 @@ interface NativeBinding {
   clockRealtime(out: Float64Array): void;
   mkfifo(path: string, mode: number): void;
   dup(fd: number): number;
+  peerCred(fd: number): Sender;
   StreamSet: new (buffer: Uint8Array, segments: Int32Array, onBatch: (count: number) => void) => NativeStreamSet;
   DgramReceiver: new (
     fd: number,
@@ -189,6 +190,11 @@ export function mkfifo(path: string, mode: number): void {
 /** fcntl(F_DUPFD_CLOEXEC): a second fd for the same open file, close-on-exec. */
 export function dupFd(fd: number): number {
   return binding.dup(fd);
+}
+
+/** SO_PEERCRED of a connected Unix stream socket: [pid, uid, gid] of the peer when it connected. */
+export function peerCred(fd: number): Sender {
+  return binding.peerCred(fd);
 }
 
 /**

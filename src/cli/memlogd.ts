@@ -4,6 +4,7 @@ import { binPath } from '../paths.js';
 import { DEFAULTS, Memlogd, validateOptions, type MemlogdOptions } from '../daemon/memlogd.js';
 import { bindSockets, DEFAULT_SOCKET_MODE, groupId, parseSocketMode } from '../daemon/socket-path.js';
 import { parseCommandLine, type FlagSpecs } from './flags.js';
+import { parseDuration } from '../inputs/rate-limit.js';
 
 export const MEMLOGD_FLAGS = {
   'socket-log': { type: 'string', arg: 'PATH', default: DEFAULTS.socketLog, help: 'datagram socket that receives fds to read' },
@@ -19,6 +20,12 @@ export const MEMLOGD_FLAGS = {
   'socket-mode': { type: 'string', arg: 'OCTAL', default: '0600', help: 'permission bits of both socket files (connecting needs write permission)' },
   'socket-group': { type: 'string', arg: 'GROUP', help: 'group (name or number) to own both socket files' },
   'mode-timeout-ms': { type: 'int', default: 10_000, help: 'how long a query client may take to send its mode byte' },
+  'socket-syslog': { type: 'string', arg: 'PATH', help: 'datagram socket for syslog messages, as /dev/log (one entry per message)' },
+  'syslog-stream': { type: 'string', arg: 'PATH', help: 'stream socket for syslog messages (newline, NUL or octet-count framed); a path of its own' },
+  'syslog-socket-mode': { type: 'string', arg: 'OCTAL', default: '0666', help: 'permission bits of the syslog socket files (anyone may log by default)' },
+  'stream-priority-prefix': { type: 'bool', help: 'read a leading <N> (0-7) or <PRI> (0-191) of stream lines as their severity, and strip it' },
+  'rate-limit-burst': { type: 'int', default: 0, help: 'at most N entries per source per interval; the rest are dropped and counted (0: no limit)' },
+  'rate-limit-interval': { type: 'string', arg: 'DURATION', default: '30s', help: 'the rate limit interval: 30s, 500ms, 1m' },
   daemonize: { type: 'bool', help: 'bind both sockets, then go on in the background and return' },
 } satisfies FlagSpecs;
 
@@ -45,6 +52,12 @@ export async function memlogdMain(argv: string[], synopsis = 'memlogd [flags]'):
     modeTimeoutMs: values['mode-timeout-ms'],
     socketMode: parseSocketMode(values['socket-mode'] ?? '0600'),
     socketGid: values['socket-group'] === undefined ? undefined : groupId(values['socket-group']),
+    socketSyslog: values['socket-syslog'],
+    syslogStream: values['syslog-stream'],
+    syslogSocketMode: parseSocketMode(values['syslog-socket-mode'] ?? '0666', '-syslog-socket-mode'),
+    streamPriorityPrefix: values['stream-priority-prefix'] === true,
+    rateLimitBurst: values['rate-limit-burst'],
+    rateLimitIntervalMs: parseDuration(values['rate-limit-interval'] ?? '30s'),
   };
   validateOptions(opts);
   if (values.daemonize) return daemonize(opts);
@@ -84,6 +97,12 @@ async function daemonize(opts: MemlogdOptions): Promise<number> {
       `-max-streams=${opts.maxStreams}`,
       `-max-clients=${opts.maxClients}`,
       ...(opts.modeTimeoutMs === undefined ? [] : [`-mode-timeout-ms=${opts.modeTimeoutMs}`]),
+      // The syslog sockets are bound by the daemon proper, by path.
+      ...(opts.socketSyslog === undefined ? [] : [`-socket-syslog=${opts.socketSyslog}`]),
+      ...(opts.syslogStream === undefined ? [] : [`-syslog-stream=${opts.syslogStream}`]),
+      `-syslog-socket-mode=0${(opts.syslogSocketMode ?? 0o666).toString(8).padStart(3, '0')}`,
+      ...(opts.streamPriorityPrefix ? ['-stream-priority-prefix'] : []),
+      ...(opts.rateLimitBurst ? [`-rate-limit-burst=${opts.rateLimitBurst}`, `-rate-limit-interval=${opts.rateLimitIntervalMs ?? 30_000}ms`] : []),
     ];
     // Loaded here only: the daemon proper never spawns anything, and the module costs resident memory.
     const { spawn } = await import('node:child_process');

@@ -4,12 +4,14 @@
  */
 import net from 'node:net';
 import { clock } from '../entry/clock.js';
-import { Ring } from '../ring/ring.js';
+import { NONE, Ring } from '../ring/ring.js';
 import { SourceTable, type Source } from '../ring/sources.js';
 import { LogSocket } from '../inputs/log-socket.js';
 import { QueryServer } from '../outputs/query-server.js';
 import { encodeOwnEntry } from '../outputs/entry-encoder.js';
-import { bindSockets, DEFAULT_SOCKET_MODE } from './socket-path.js';
+import { bindSockets, bindSyslogSocket, DEFAULT_SOCKET_MODE, DEFAULT_SYSLOG_SOCKET_MODE } from './socket-path.js';
+import { RateLimiter, type SuppressionReport } from '../inputs/rate-limit.js';
+import { SyslogInput } from '../inputs/syslog/socket.js';
 import { closeQuietly, unlinkQuietly } from '../fds.js';
 import { DEFAULT_LOG_SOCKET, DEFAULT_QUERY_SOCKET } from '../protocol/wire.js';
 
@@ -36,7 +38,22 @@ export interface MemlogdOptions {
   socketMode?: number;
   /** Group of the socket files. */
   socketGid?: number;
+  /** A datagram socket for syslog messages (/dev/log). */
+  socketSyslog?: string;
+  /** A stream socket for syslog messages (RFC 6587 framing): a second path, one path being one kind of socket. */
+  syslogStream?: string;
+  /** Permission bits of the syslog socket files (default 0666: anyone may log, as /dev/log). */
+  syslogSocketMode?: number;
+  /** Read a leading `<N>` (or `<PRI>`) of each stream line as its severity and strip it. */
+  streamPriorityPrefix?: boolean;
+  /** Rate limit per source: at most this many entries per interval (0 or unset: off). */
+  rateLimitBurst?: number;
+  /** The rate limit's interval in ms (default 30 s). */
+  rateLimitIntervalMs?: number;
 }
+
+/** journald's default interval. */
+export const DEFAULT_RATE_LIMIT_INTERVAL_MS = 30_000;
 
 export const DEFAULTS = {
   socketLog: DEFAULT_LOG_SOCKET,
@@ -54,6 +71,8 @@ export class Memlogd {
   readonly ring: Ring;
   readonly logSocket: LogSocket;
   readonly query: QueryServer;
+  readonly limiter: RateLimiter | undefined;
+  readonly syslog: SyslogInput | undefined;
   private readonly own: Source;
   /** Socket paths this daemon created, removed again on close. */
   private readonly createdPaths: string[] = [];
@@ -78,6 +97,16 @@ export class Memlogd {
     this.failed = new Promise((resolve) => (this.fail = resolve));
     this.ring = new Ring(opts, new SourceTable());
     this.own = this.ring.sources.acquire(OWN_SOURCE);
+    if (opts.rateLimitBurst !== undefined && opts.rateLimitBurst > 0) {
+      this.limiter = new RateLimiter(
+        { burst: opts.rateLimitBurst, intervalMs: opts.rateLimitIntervalMs ?? DEFAULT_RATE_LIMIT_INTERVAL_MS },
+        (report) => this.reportSuppressed(report),
+        () => {
+          clock.read();
+          return clock.sec * 1000 + clock.nsec / 1e6;
+        },
+      );
+    }
     this.query = new QueryServer(server, this.ring, {
       maxLineLen: opts.maxLineLen,
       maxClients: opts.maxClients,
@@ -103,6 +132,10 @@ export class Memlogd {
         streamsAccepted: this.logSocket.accepted,
         refused: this.logSocket.refused,
         duplicateStreams: this.logSocket.duplicates,
+        ...(this.limiter
+          ? { rateLimit: { burst: this.limiter.burst, intervalMs: this.limiter.intervalMs, suppressed: this.limiter.describe() } }
+          : {}),
+        ...(this.syslog ? { syslog: this.syslog.describe() } : {}),
       }),
       ownLine: (msg, extra) => {
         clock.read();
@@ -112,11 +145,60 @@ export class Memlogd {
     this.logSocket = new LogSocket(logFd, this.ring, {
       maxLineLen: opts.maxLineLen,
       maxStreams: opts.maxStreams,
+      limiter: this.limiter,
+      priorityPrefix: opts.streamPriorityPrefix,
       log: (msg) => this.log(msg),
       onData: () => this.query.notify(),
       onFailure: (err) => this.onLogSocketFailure(err),
     });
     this.logSocket.reader.turns.policy = this.query;
+    if (opts.socketSyslog !== undefined || opts.syslogStream !== undefined) {
+      this.syslog = new SyslogInput(this.ring, {
+        maxLineLen: opts.maxLineLen,
+        maxConnections: opts.maxStreams,
+        limiter: this.limiter,
+        log: (msg) => this.log(msg),
+        onData: () => this.query.notify(),
+        onFailure: (err) => this.onSyslogFailure(err),
+      });
+    }
+  }
+
+  /** Binds the syslog sockets (each its own path; created ones are removed on close) and starts reading them. */
+  private async startSyslog(): Promise<void> {
+    const syslog = this.syslog;
+    if (!syslog) return;
+    const access = { mode: this.opts.syslogSocketMode ?? DEFAULT_SYSLOG_SOCKET_MODE, gid: this.opts.socketGid };
+    if (this.opts.socketSyslog !== undefined) {
+      const fd = await bindSyslogSocket(this.opts.socketSyslog, 'dgram', access);
+      this.createdPaths.push(this.opts.socketSyslog);
+      try {
+        syslog.listenDatagrams(fd);
+      } catch (err) {
+        closeQuietly(fd);
+        throw err;
+      }
+    }
+    if (this.opts.syslogStream !== undefined) {
+      const fd = await bindSyslogSocket(this.opts.syslogStream, 'stream', access);
+      this.createdPaths.push(this.opts.syslogStream);
+      try {
+        await syslog.listenStreams(fd);
+      } catch (err) {
+        closeQuietly(fd);
+        throw err;
+      }
+    }
+  }
+
+  /** The entry that says what a source's rate limit dropped in the interval that just ended. */
+  private reportSuppressed({ source, count, burst, intervalMs }: SuppressionReport): void {
+    const who = source.sender ? ` (pid ${source.sender.pid})` : '';
+    const fields = JSON.stringify({ source: source.name, ...source.sender, count });
+    this.log(
+      `rate limit: suppressed ${count} ${count === 1 ? 'entry' : 'entries'} of "${source.name}"${who} (at most ${burst} per ${formatInterval(intervalMs)})`,
+      Buffer.from(`,"suppressed":${fields}`),
+    );
   }
 
   /** Binds (or adopts) both sockets and starts serving; resolves once both are ready. */
@@ -135,6 +217,12 @@ export class Memlogd {
         });
       });
       const daemon = new Memlogd(opts, logFd, server, created);
+      try {
+        await daemon.startSyslog();
+      } catch (err) {
+        await daemon.close();
+        throw err;
+      }
       daemon.log('memlogd started');
       if (opts.restartOf) {
         daemon.log(`memlogd restarted in place of daemon ${opts.restartOf}, which stopped: the entries it held and had not delivered are gone; the streams it read are handed over again`);
@@ -155,12 +243,19 @@ export class Memlogd {
     return held.map(({ source, entries, bytes }) => ({ source: source.name, ...source.sender, entries, bytes }));
   }
 
-  /** Adds an entry of the daemon's own, with source memlogd. */
-  log(msg: string): void {
+  /** Adds an entry of the daemon's own, with source memlogd (and meta: extra JSON fields, if given). */
+  log(msg: string, meta?: Buffer): void {
     const bytes = Buffer.from(msg);
     clock.read();
-    this.ring.append(this.own.id, clock.sec, clock.nsec, bytes, 0, Math.min(bytes.length, this.opts.maxLineLen));
+    const end = Math.min(bytes.length, this.opts.maxLineLen);
+    if (meta) this.ring.appendWith(this.own.id, clock.sec, clock.nsec, bytes, 0, end, NONE, NONE, meta);
+    else this.ring.append(this.own.id, clock.sec, clock.nsec, bytes, 0, end);
     this.query.notify();
+  }
+
+  private onSyslogFailure(err: Error): void {
+    // Streams and the log socket still work: say so and go on without syslog datagrams.
+    this.log(`the syslog socket failed (${err.message}): syslog datagrams are no longer received`);
   }
 
   private onLogSocketFailure(err: Error): void {
@@ -174,6 +269,8 @@ export class Memlogd {
     if (this.closed) return;
     this.closed = true;
     this.logSocket.close();
+    this.syslog?.close();
+    this.limiter?.close();
     this.query.close();
     for (const path of this.createdPaths) unlinkQuietly(path);
   }
@@ -208,4 +305,16 @@ export function validateOptions(opts: MemlogdOptions): void {
   if (opts.modeTimeoutMs !== undefined) whole('-mode-timeout-ms', opts.modeTimeoutMs, 1, 3_600_000);
   if (opts.fdLog !== undefined) whole('-fd-log', opts.fdLog, 0, 2 ** 31 - 1);
   if (opts.fdQuery !== undefined) whole('-fd-query', opts.fdQuery, 0, 2 ** 31 - 1);
+  if (opts.syslogSocketMode !== undefined) whole('-syslog-socket-mode', opts.syslogSocketMode, 0, 0o777);
+  if (opts.rateLimitBurst !== undefined) whole('-rate-limit-burst', opts.rateLimitBurst, 0, 2 ** 31 - 1);
+  if (opts.rateLimitIntervalMs !== undefined) whole('-rate-limit-interval (ms)', opts.rateLimitIntervalMs, 1, 24 * 3_600_000);
+  const paths = [opts.socketLog, opts.socketQuery, opts.socketSyslog, opts.syslogStream].filter((p) => p !== undefined);
+  if (new Set(paths).size !== paths.length) throw new RangeError('each socket needs its own path (-socket-log, -socket-query, -socket-syslog, -syslog-stream)');
+}
+
+/** 30000 as "30s", 500 as "500ms", 60000 as "1m". */
+export function formatInterval(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
 }

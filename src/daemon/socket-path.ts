@@ -67,17 +67,9 @@ export async function bindSockets(
   const created: string[] = [];
   const opened: number[] = [];
   const withMode = (path: string, make: () => number): number => {
-    const old = process.umask(0o777 & ~access.mode);
-    let fd: number;
-    try {
-      fd = make();
-    } finally {
-      process.umask(old);
-    }
+    const fd = bindWithMode(path, make, access);
     opened.push(fd);
     created.push(path);
-    fs.chmodSync(path, access.mode); // exact, whatever the umask left
-    if (access.gid !== undefined) fs.chownSync(path, -1, access.gid);
     return fd;
   };
   try {
@@ -99,6 +91,39 @@ export async function bindSockets(
   }
 }
 
+/**
+ * Binds one socket at path (make() does the binding) with the given
+ * permissions from the first moment: a umask around bind, so there is no
+ * window in which the file has wider ones. The path must be claimed already.
+ */
+export function bindWithMode(path: string, make: () => number, access: SocketAccess): number {
+  const old = process.umask(0o777 & ~access.mode);
+  let fd: number;
+  try {
+    fd = make();
+  } finally {
+    process.umask(old);
+  }
+  try {
+    fs.chmodSync(path, access.mode); // exact, whatever the umask left
+    if (access.gid !== undefined) fs.chownSync(path, -1, access.gid);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(path, { force: true });
+    throw err;
+  }
+  return fd;
+}
+
+/** Claims and binds a syslog socket (datagram, or stream when listening), with its own permissions. */
+export async function bindSyslogSocket(path: string, kind: 'dgram' | 'stream', access: SocketAccess): Promise<number> {
+  await claimSocketPath(path);
+  return bindWithMode(path, () => (kind === 'dgram' ? bindDgram(path) : bindListen(path, 511)), access);
+}
+
+/** The /dev/log convention: anyone may log. */
+export const DEFAULT_SYSLOG_SOCKET_MODE = 0o666;
+
 /** A group given by name (looked up in /etc/group) or number. */
 export function groupId(group: string): number {
   if (/^[0-9]+$/.test(group)) return Number(group);
@@ -116,7 +141,7 @@ export function groupId(group: string): number {
 }
 
 /** "0660" (octal, as chmod takes it) to a mode, checked. */
-export function parseSocketMode(text: string): number {
-  if (!/^0?[0-7]{3}$/.test(text)) throw new RangeError(`-socket-mode must be octal permission bits such as 0600 or 0660, not "${text}"`);
+export function parseSocketMode(text: string, flag = '-socket-mode'): number {
+  if (!/^0?[0-7]{3}$/.test(text)) throw new RangeError(`${flag} must be octal permission bits such as 0600 or 0660, not "${text}"`);
   return parseInt(text, 8);
 }

@@ -10,8 +10,14 @@
  * A line ending in CR LF loses its CR, as upstream's (Go's bufio ReadLine):
  * a program written for a terminal must not put raw carriage returns into
  * every entry. A CR anywhere else is part of the message.
+ *
+ * Two options take each line the slow way (store()), off by default: a rate
+ * limit for the stream's source, and reading a leading `<N>` priority
+ * (sd-daemon(3)) into the entry's severity.
  */
-import type { Ring } from '../ring/ring.js';
+import { NONE, type Ring } from '../ring/ring.js';
+import type { SourceLimit } from './rate-limit.js';
+import { priorityPrefix } from './priority-prefix.js';
 
 const NEWLINE = 10;
 const CR = 13;
@@ -32,12 +38,18 @@ export class LineSplitter {
   /** Lines cut to max-line-len, for the stream's statistics. */
   truncated = 0;
   lines = 0;
+  /** Lines dropped by the rate limit. */
+  suppressed = 0;
+  private readonly slow: boolean;
 
   constructor(
     private readonly ring: Ring,
     private readonly sourceId: number,
     private readonly maxLineLen: number,
-  ) {}
+    private readonly opts: { limit?: SourceLimit; priorityPrefix?: boolean } = {},
+  ) {
+    this.slow = opts.limit !== undefined || opts.priorityPrefix === true;
+  }
 
   /** Adds the lines in chunk, all stamped with the time it was read. */
   push(chunk: Uint8Array, sec: number, nsec: number): void {
@@ -68,12 +80,15 @@ export class LineSplitter {
     const ring = this.ring;
     const max = this.maxLineLen;
     const id = this.sourceId;
+    const slow = this.slow;
     let lines = 0;
     for (;;) {
       const nl = chunk.indexOf(NEWLINE, pos);
       if (nl < 0) break;
       const stop = nl > pos && chunk[nl - 1] === CR ? nl - 1 : nl;
-      if (stop - pos > max) {
+      if (slow) {
+        this.store(chunk, pos, stop, sec, nsec);
+      } else if (stop - pos > max) {
         ring.append(id, sec, nsec, chunk, pos, pos + max);
         this.truncated++;
       } else {
@@ -126,8 +141,37 @@ export class LineSplitter {
   private flushCarry(sec: number, nsec: number, stripCr = false): void {
     const carry = this.carry as Buffer;
     const len = stripCr && this.carryLen > 0 && carry[this.carryLen - 1] === CR ? this.carryLen - 1 : this.carryLen;
-    this.ring.append(this.sourceId, sec, nsec, carry, 0, len);
+    if (this.slow) this.store(carry, 0, len, sec, nsec, false);
+    else this.ring.append(this.sourceId, sec, nsec, carry, 0, len);
     this.carryLen = 0;
     this.lines++;
+  }
+
+  /** One line the slow way: the rate limit, the priority prefix, the cut to max-line-len (count: whether a cut counts, not done already). */
+  private store(src: Uint8Array, start: number, stop: number, sec: number, nsec: number, count = true): void {
+    const limit = this.opts.limit;
+    if (limit !== undefined && !limit.admit(sec * 1000 + nsec / 1e6)) {
+      this.suppressed++;
+      return;
+    }
+    let severity = NONE;
+    let facility = NONE;
+    if (this.opts.priorityPrefix) {
+      const prefix = priorityPrefix(src, start, stop);
+      if (prefix >= 0) {
+        const len = prefix >> 8;
+        const value = prefix & 255;
+        severity = value & 7;
+        // <N> is a level alone (sd-daemon); <NN> and <NNN> are a whole syslog PRI.
+        facility = len === 3 ? NONE : value >> 3;
+        start += len;
+      }
+    }
+    if (stop - start > this.maxLineLen) {
+      stop = start + this.maxLineLen;
+      if (count) this.truncated++;
+    }
+    if (severity === NONE) this.ring.append(this.sourceId, sec, nsec, src, start, stop);
+    else this.ring.appendWith(this.sourceId, sec, nsec, src, start, stop, severity, facility);
   }
 }

@@ -13,11 +13,16 @@ import { LineSplitter } from './line-splitter.js';
 import { BatchReader } from './batch-reader.js';
 import { sourceName } from './source-name.js';
 import { MAX_NAME_BYTES } from '../protocol/wire.js';
+import type { RateLimiter } from './rate-limit.js';
 
 export interface LogSocketOptions {
   maxLineLen: number;
   /** Streams read at once; fds beyond are refused (closed, with an entry saying so). */
   maxStreams: number;
+  /** Rate limits per source, if on. */
+  limiter?: RateLimiter;
+  /** Read a leading `<N>` of each line as its severity (-stream-priority-prefix). */
+  priorityPrefix?: boolean;
   /** The daemon's own log (entries with source memlogd). */
   log(msg: string): void;
   /** New entries are in the ring. */
@@ -107,7 +112,8 @@ export class LogSocket {
       return;
     }
     const source = this.ring.sources.acquire(name, sender);
-    const splitter = new LineSplitter(this.ring, source.id, this.opts.maxLineLen);
+    const limit = this.opts.limiter?.acquire(source);
+    const splitter = new LineSplitter(this.ring, source.id, this.opts.maxLineLen, { limit, priorityPrefix: this.opts.priorityPrefix });
     try {
       const events = {
         onData: this.opts.onData,
@@ -115,6 +121,7 @@ export class LogSocket {
           this.streams.delete(s);
           this.identities.delete(identity);
           this.ring.sources.release(source.id);
+          if (limit) this.opts.limiter?.release(limit);
           if (error) this.opts.log(`stream "${name}" ended with an error: ${error.message}`);
         },
       };
@@ -124,6 +131,7 @@ export class LogSocket {
       this.accepted++;
     } catch (err) {
       this.ring.sources.release(source.id);
+      if (limit) this.opts.limiter?.release(limit);
       this.refused++;
       closeQuietly(fd);
       this.opts.log(`refused an fd for "${name}": ${(err as Error).message}`);
@@ -139,6 +147,7 @@ export class LogSocket {
         bytes: stream.bytes,
         lines: stream.splitter.lines,
         truncated: stream.splitter.truncated,
+        ...(stream.splitter.suppressed > 0 ? { suppressed: stream.splitter.suppressed } : {}),
       };
     });
   }

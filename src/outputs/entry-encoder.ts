@@ -3,16 +3,24 @@
  * JSON object per line (PROTOCOL.md section 2), with the sequence number as an
  * extra field (an extension; upstream clients ignore unknown fields):
  *   {"time":"2019-02-22T16:04:23.123456789Z","source":"docker","msg":"...","seq":42}
+ * then, when the entry has them, the sender's fields, "severity" and
+ * "facility", and the entry's meta fragment (syslog's fields, a rate limit's
+ * report), stored in the ring as JSON already.
  * Consecutive entries read in one chunk share time and source, so the part of
  * the line before the message is built once per run of such entries.
  */
 import { MAX_ESCAPE_GROWTH, escapeJsonBytes } from '../entry/json-escape.js';
 import { formatRfc3339Nano } from '../entry/rfc3339.js';
-import type { Ring } from '../ring/ring.js';
+import { MAX_META, NONE, type Ring } from '../ring/ring.js';
 
 const SEQ_KEY = Buffer.from('","seq":');
-/** The longest tail: the seq key, 16 digits, the sender's fields, the closing brace and newline. */
-const MAX_TAIL = SEQ_KEY.length + 16 + 64 + 2;
+const SEVERITY_KEY = Buffer.from(',"severity":');
+const FACILITY_KEY = Buffer.from(',"facility":');
+/**
+ * The longest tail: the seq key, 16 digits, the sender's fields, severity and
+ * facility, the meta fragment, the closing brace and newline.
+ */
+const MAX_TAIL = SEQ_KEY.length + 16 + 64 + SEVERITY_KEY.length + FACILITY_KEY.length + 6 + MAX_META + 2;
 /** Longest head: time, the longest source name escaped, the keys. */
 const MAX_HEAD = 128 + 512 * MAX_ESCAPE_GROWTH;
 
@@ -76,6 +84,21 @@ export class EntryEncoder {
     const extra = this.extra;
     for (let i = 0; i < extra.length; i++) out[pos + i] = extra[i];
     pos += extra.length;
+    const severity = ring.severity(seq);
+    if (severity !== NONE) {
+      for (let i = 0; i < SEVERITY_KEY.length; i++) out[pos + i] = SEVERITY_KEY[i];
+      pos = writeDigits(out, pos + SEVERITY_KEY.length, severity);
+    }
+    const facility = ring.facility(seq);
+    if (facility !== NONE) {
+      for (let i = 0; i < FACILITY_KEY.length; i++) out[pos + i] = FACILITY_KEY[i];
+      pos = writeDigits(out, pos + FACILITY_KEY.length, facility);
+    }
+    const metaLen = ring.metaLength(seq);
+    if (metaLen > 0) {
+      ring.bytesView.copy(out, pos, start - metaLen, start);
+      pos += metaLen;
+    }
     out[pos++] = 125; // }
     out[pos++] = 10; // \n
     return pos;

@@ -11,14 +11,12 @@ import { DEFAULT_SEVERITY } from '../filter/levels.js';
 import type { Filter } from '../filter/entry-filter.js';
 import { compilePattern, type Pattern } from '../filter/pattern.js';
 import type { Instant } from '../filter/time-spec.js';
-import type { Ring } from '../ring/ring.js';
+import { NONE, type Ring } from '../ring/ring.js';
 
-/**
- * An entry's severity. Entries carry none yet: every one counts as info. When
- * they do, this is the one place that reads it.
- */
-export function severityOf(_ring: Ring, _seq: number): number {
-  return DEFAULT_SEVERITY;
+/** An entry's severity; one without (an ordinary stream line) counts as info. */
+export function severityOf(ring: Ring, seq: number): number {
+  const severity = ring.severity(seq);
+  return severity === NONE ? DEFAULT_SEVERITY : severity;
 }
 
 const UNKNOWN = 0;

@@ -3,7 +3,11 @@
  *
  * One preallocated byte arena holds the messages back to back (raw bytes, as
  * read); typed arrays indexed by slot hold where each message is, its length
- * and its source id: 10 bytes per entry. Receipt times are kept per run of
+ * and its source id: 10 bytes per entry, and 4 more for what syslog entries
+ * carry: severity and facility (255: none) and the length of a "meta" fragment,
+ * extra JSON fields (`,"transport":"syslog",...`) stored in the arena just
+ * before the message, so that a message's own bytes stay contiguous for the
+ * encoder and the scans, which never look between two messages. Receipt times are kept per run of
  * entries that share one (all the lines of one read do), in a second small
  * ring. Appending is a copy into the arena and a few array stores: no object
  * per entry, nothing for the GC to trace.
@@ -15,6 +19,11 @@ import type { SourceTable } from './sources.js';
 
 /** Runs of dropped entries remembered for loss reports. */
 const EVICTION_RUNS = 4096;
+
+/** Severity or facility not known. */
+export const NONE = 255;
+/** Longest meta fragment stored with an entry. */
+export const MAX_META = 0xffff;
 
 export interface RingOptions {
   maxLines: number;
@@ -32,6 +41,12 @@ export class Ring {
   /** 16 bits when lines are at most 64 KiB long (the default is 1 KiB). */
   private readonly lengths: Uint16Array | Uint32Array;
   private readonly sourceIds: Uint32Array;
+  /** Per slot: 0-7, or NONE. */
+  private readonly severities: Uint8Array;
+  /** Per slot: 0-23, or NONE. */
+  private readonly facilities: Uint8Array;
+  /** Per slot: bytes of meta before the message (0 for ordinary entries). */
+  private readonly metaLengths: Uint16Array;
   /** Time runs: the first sequence number of each run, and its time. */
   private readonly runSeq: Float64Array;
   private readonly runSec: Uint32Array;
@@ -78,6 +93,9 @@ export class Ring {
     this.offsets = new Uint32Array(this.maxLines);
     this.lengths = opts.maxLineLen <= 0xffff ? new Uint16Array(this.maxLines) : new Uint32Array(this.maxLines);
     this.sourceIds = new Uint32Array(this.maxLines);
+    this.severities = new Uint8Array(this.maxLines);
+    this.facilities = new Uint8Array(this.maxLines);
+    this.metaLengths = new Uint16Array(this.maxLines);
     // As many runs as entries at worst; the arrays' pages are only touched as runs are added.
     this.runSeq = new Float64Array(this.maxLines);
     this.runSec = new Uint32Array(this.maxLines);
@@ -113,6 +131,41 @@ export class Ring {
     this.offsets[slot] = pos;
     this.lengths[slot] = len;
     this.sourceIds[slot] = sourceId;
+    this.severities[slot] = NONE;
+    this.facilities[slot] = NONE;
+    this.metaLengths[slot] = 0;
+    this.head = pos + room;
+    this.added(sourceId, sec, nsec, len);
+  }
+
+  /**
+   * Stores an entry with a severity and facility (NONE when unknown) and a meta
+   * fragment (JSON fields, each starting with a comma, written as they are
+   * after the entry's own). A meta that would not fit the arena with the
+   * message is left out.
+   */
+  appendWith(sourceId: number, sec: number, nsec: number, src: Uint8Array, start: number, end: number, severity: number, facility: number, meta?: Uint8Array): void {
+    const len = end - start;
+    let metaLen = meta === undefined ? 0 : meta.length;
+    if (metaLen > MAX_META || metaLen + len + 1 > this.capacity) metaLen = 0;
+    if (this.nextSeq - this.firstSeq === this.maxLines) this.dropOldest();
+    const room = metaLen + (len === 0 ? 1 : len);
+    const pos = this.reserve(room);
+    if (metaLen > 0) this.arena.set(meta as Uint8Array, pos);
+    if (len > 0) this.arena.set(src.subarray(start, end), pos + metaLen);
+    const slot = this.nextSeq % this.maxLines;
+    this.offsets[slot] = pos + metaLen;
+    this.lengths[slot] = len;
+    this.sourceIds[slot] = sourceId;
+    this.severities[slot] = severity;
+    this.facilities[slot] = facility;
+    this.metaLengths[slot] = metaLen;
+    this.head = pos + room;
+    this.added(sourceId, sec, nsec, len + metaLen);
+  }
+
+  /** The bookkeeping of an entry just stored at slot nextSeq: its time, counts, references. */
+  private added(sourceId: number, sec: number, nsec: number, bytes: number): void {
     const last = (this.timeHead + this.timeRuns - 1) % this.maxLines;
     if (this.timeRuns === 0 || this.runSec[last] !== sec || this.runNsec[last] !== nsec) {
       // A new time. Room is certain: the entry that made room above ended any run it alone was left in.
@@ -122,14 +175,13 @@ export class Ring {
       this.runNsec[i] = nsec;
       this.timeRuns++;
     }
-    this.head = pos + room;
-    this.bytesHeld += len;
-    this.appendedBytes += len;
+    this.bytesHeld += bytes;
+    this.appendedBytes += bytes;
     this.nextSeq++;
     this.sources.retain(sourceId);
     if (sourceId >= this.heldEntries.length) this.growHeld(sourceId);
     this.heldEntries[sourceId]++;
-    this.heldBytes[sourceId] += len;
+    this.heldBytes[sourceId] += bytes;
   }
 
   private growHeld(id: number): void {
@@ -159,7 +211,9 @@ export class Ring {
         if (this.head + len > this.capacity) this.head = 0;
         return this.head;
       }
-      const tail = this.offsets[this.firstSeq % this.maxLines];
+      const oldest = this.firstSeq % this.maxLines;
+      // Where the oldest entry's bytes start: its meta, if any, is just before its message.
+      const tail = this.offsets[oldest] - this.metaLengths[oldest];
       if (tail < this.head) {
         // Held bytes are [tail, head): the free space is after head, then before tail.
         if (this.head + len <= this.capacity) return this.head;
@@ -175,9 +229,10 @@ export class Ring {
   private dropOldest(): void {
     const slot = this.firstSeq % this.maxLines;
     const sourceId = this.sourceIds[slot];
-    this.bytesHeld -= this.lengths[slot];
+    const bytes = this.lengths[slot] + this.metaLengths[slot];
+    this.bytesHeld -= bytes;
     this.heldEntries[sourceId]--;
-    this.heldBytes[sourceId] -= this.lengths[slot];
+    this.heldBytes[sourceId] -= bytes;
     const last = (this.runHead + this.runs - 1) % EVICTION_RUNS;
     if (this.runs > 0 && this.runSource[last] === sourceId) {
       this.runCount[last]++;
@@ -281,6 +336,21 @@ export class Ring {
 
   offset(seq: number): number {
     return this.offsets[seq % this.maxLines];
+  }
+
+  /** 0-7, or NONE. */
+  severity(seq: number): number {
+    return this.severities[seq % this.maxLines];
+  }
+
+  /** 0-23, or NONE. */
+  facility(seq: number): number {
+    return this.facilities[seq % this.maxLines];
+  }
+
+  /** Bytes of the entry's meta fragment, just before its message in the arena (offset - metaLength). */
+  metaLength(seq: number): number {
+    return this.metaLengths[seq % this.maxLines];
   }
 
   /** The arena itself, for encoders that copy straight out of it. */

@@ -1,0 +1,88 @@
+/**
+ * A syslog message as a ring entry: its source is the tag (APP-NAME), made
+ * safe as stream names are, or `syslog` without one; its sender (pid, uid,
+ * gid) is what the kernel says, never what the text claims; severity and
+ * facility go into the ring's arrays (a message without a valid PRI is
+ * user.notice, as syslogd takes it); everything else the header said goes
+ * into the entry's meta fragment, written after the entry's own fields:
+ *   ,"transport":"syslog","timestamp":"Dec  2 21:00:00","hostname":"h","claimedPid":123,"msgid":"ID47","sd":"[x@1 a=\"b\"]"
+ */
+import { NONE, type Ring } from '../../ring/ring.js';
+import type { Source } from '../../ring/sources.js';
+import { MAX_NAME_BYTES } from '../../protocol/wire.js';
+import { sourceName } from '../source-name.js';
+import type { SourceLimit, RateLimiter } from '../rate-limit.js';
+import type { SyslogMessage } from './parse.js';
+
+export const SYSLOG_SOURCE = 'syslog';
+/** As syslogd: a message without a PRI is user.notice. */
+const DEFAULT_FACILITY = 1;
+const DEFAULT_SEVERITY = 5;
+/** Longest text kept of the short header fields, and of the structured data. */
+const MAX_FIELD = 255;
+const MAX_SD = 4096;
+
+export type Transport = 'syslog' | 'syslog-stream';
+
+/** The source name of a message: its tag, made safe (at most 512 bytes, no control characters), or `syslog`. */
+export function syslogSourceName(tag: string | undefined): string {
+  if (tag === undefined || tag === '') return SYSLOG_SOURCE;
+  const bytes = Buffer.from(tag, 'utf8');
+  const truncated = bytes.length > MAX_NAME_BYTES;
+  return sourceName(truncated ? bytes.subarray(0, MAX_NAME_BYTES) : bytes, truncated).name;
+}
+
+function field(key: string, value: string, max: number): string {
+  return `,"${key}":${JSON.stringify(value.length > max ? value.slice(0, max) : value)}`;
+}
+
+/** The meta fragment of a message (sender: the kernel's pid, to tell a claimed pid that differs). */
+export function syslogMeta(msg: SyslogMessage, transport: Transport, senderPid: number | undefined): Buffer {
+  let meta = `,"transport":"${transport}"`;
+  if (msg.timestamp !== undefined) meta += field('timestamp', msg.timestamp, MAX_FIELD);
+  if (msg.hostname !== undefined) meta += field('hostname', msg.hostname, MAX_FIELD);
+  if (msg.pid !== undefined) {
+    const claimed = /^[0-9]{1,10}$/.test(msg.pid) ? Number(msg.pid) : undefined;
+    if (claimed === undefined) meta += field('claimedPid', msg.pid, MAX_FIELD);
+    else if (claimed !== senderPid) meta += `,"claimedPid":${claimed}`;
+  }
+  if (msg.msgid !== undefined) meta += field('msgid', msg.msgid, MAX_FIELD);
+  // Structured data too long to keep whole is left out rather than cut into something that does not parse.
+  if (msg.sd !== undefined) meta += msg.sd.length <= MAX_SD ? field('sd', msg.sd, MAX_SD) : ',"sdOmitted":true';
+  return Buffer.from(meta);
+}
+
+/**
+ * Adds one message, received at sec/nsec, to the ring. Returns false when the
+ * source's rate limit dropped it.
+ */
+export function appendSyslog(
+  ring: Ring,
+  payload: Uint8Array,
+  msg: SyslogMessage,
+  transport: Transport,
+  sender: readonly [number, number, number] | undefined,
+  sec: number,
+  nsec: number,
+  maxLineLen: number,
+  limiter: RateLimiter | undefined,
+): boolean {
+  const source: Source = ring.sources.acquire(syslogSourceName(msg.tag), sender);
+  let limit: SourceLimit | undefined;
+  try {
+    if (limiter) {
+      limit = limiter.acquire(source);
+      if (!limit.admit(sec * 1000 + nsec / 1e6)) return false;
+    }
+    const severity = msg.hadPri && msg.severity !== undefined ? msg.severity : DEFAULT_SEVERITY;
+    const facility = msg.hadPri && msg.facility !== undefined ? msg.facility : DEFAULT_FACILITY;
+    const start = msg.msgStart;
+    const end = Math.min(msg.msgEnd, start + maxLineLen);
+    ring.appendWith(source.id, sec, nsec, payload, start, Math.max(start, end), severity & 7, facility <= 23 ? facility : NONE, syslogMeta(msg, transport, sender?.[0]));
+    return true;
+  } finally {
+    if (limit) limiter?.release(limit);
+    // The ring holds its own reference for each entry.
+    ring.sources.release(source.id);
+  }
+}
