@@ -126,6 +126,7 @@ export class Memlogd {
           maxLines: this.ring.maxLines,
           maxBytes: this.ring.capacity,
           dropped: this.ring.evicted,
+          sources: this.ring.sources.size,
         },
         ringSources: this.ringSources(),
         streams: this.logSocket.describeStreams(),
