@@ -153,7 +153,7 @@ test('each kind of mistake names the file, line and field', () => {
     ['run-dir: r\ncomand: [x]\n', 'boot.yml:2: comand: unknown key; allowed keys: run-dir, log-dir, shutdown-grace, memlogd, onboot, services'],
     ['services:\n  - name: a\n    comand: [x]\n', 'boot.yml:3: services[0].comand: unknown key; allowed keys: name, command, env, cwd, restart, restart-delay, stop'],
     ['onboot:\n  - name: a\n    command: [x]\n    restart: always\n', 'boot.yml:4: onboot[0].restart: unknown key; allowed keys: name, command, env, cwd (restart applies to services only)'],
-    ['memlogd:\n  max-line: 5\n', 'boot.yml:2: memlogd.max-line: unknown key; allowed keys: socket-log, socket-query, max-lines, max-line-len, max-bytes, command'],
+    ['memlogd:\n  max-line: 5\n', 'boot.yml:2: memlogd.max-line: unknown key; allowed keys: socket-log, socket-query, max-lines, max-line-len, max-bytes, command, syslog, syslog-stream'],
     // restart, stop, delays
     [svc('    restart: sometimes\n'), 'boot.yml:4: services[0].restart: must be one of never, on-failure, always (got "sometimes")'],
     [svc('    restart: [always]\n'), 'boot.yml:4: services[0].restart: must be one of never, on-failure, always (got a list)'],
@@ -402,4 +402,11 @@ test('random and hostile input ends in a ConfigError or a valid config', { timeo
   }
   // Some of the generated configs are valid, so the checks above ran on real results.
   assert.ok(valid > 20, `only ${valid} valid configs`);
+});
+
+test('memlogd.syslog and memlogd.syslog-stream: paths resolved against the base directory, handed to memlogd', () => {
+  const config = parseConfig('memlogd:\n  syslog: ./run/log\n  syslog-stream: /run/syslog-stream\n', 'boot.yml', '/base');
+  assert.equal(config.memlogd?.syslog, '/base/run/log');
+  assert.equal(config.memlogd?.syslogStream, '/run/syslog-stream');
+  assert.equal(parseConfig('memlogd: {}\n', 'boot.yml', '/base').memlogd?.syslog, undefined);
 });

@@ -49,6 +49,10 @@ export interface MemlogdSection {
   maxLines?: number;
   maxLineLen?: number;
   maxBytes?: number;
+  /** memlogd's syslog datagram socket (-socket-syslog), e.g. RUN/log or /dev/log. */
+  syslog?: string;
+  /** memlogd's syslog stream socket (-syslog-stream): a path of its own. */
+  syslogStream?: string;
   /**
    * The daemon to run (default: this installation's memlogd), given its
    * flags after these: -fd-log=3 -fd-query=4 and the bounds above, and
@@ -74,7 +78,7 @@ export class ConfigError extends Error {
 }
 
 const TOP_KEYS = ['run-dir', 'log-dir', 'shutdown-grace', 'memlogd', 'onboot', 'services'];
-const MEMLOGD_KEYS = ['socket-log', 'socket-query', 'max-lines', 'max-line-len', 'max-bytes', 'command'];
+const MEMLOGD_KEYS = ['socket-log', 'socket-query', 'max-lines', 'max-line-len', 'max-bytes', 'command', 'syslog', 'syslog-stream'];
 const ONBOOT_KEYS = ['name', 'command', 'env', 'cwd'];
 const SERVICE_ONLY_KEYS = ['restart', 'restart-delay', 'stop'];
 const SERVICE_KEYS = [...ONBOOT_KEYS, ...SERVICE_ONLY_KEYS];
@@ -408,6 +412,10 @@ class Walker {
     if (maxBytes) section.maxBytes = this.whole(maxBytes.value, 4_294_967_295);
     const command = fields.get('command');
     if (command) section.command = this.command(command.value);
+    const syslog = fields.get('syslog');
+    if (syslog) section.syslog = this.path(syslog.value);
+    const syslogStream = fields.get('syslog-stream');
+    if (syslogStream) section.syslogStream = this.path(syslogStream.value);
     return section;
   }
 }
