@@ -41,7 +41,7 @@ function c(name: string, bytes: string | Buffer, fields: Omit<SyslogCase, 'name'
 }
 
 const user = { facility: 1, severity: 5 };
-const NOT_A_TAG = 'a first word not ending in ":" is message text for us; rsyslog takes any first word as the tag';
+const NOT_A_TAG = 'a word not ending in ":" (or "[PID]:") is message text for us; rsyslog takes the first word as the hostname when another follows, and the next word as the tag, colon or not';
 const INVALID_PRI = 'rsyslog marks an invalid PRI as facility "invld", severity 7; we say no PRI and the daemon uses user.notice';
 
 export const LONG_TAG = 't'.repeat(500);
@@ -72,7 +72,7 @@ export const SYSLOG_CORPUS: SyslogCase[] = [
   c('timestamp with a year', `<13>Dec  2 2023 21:50:01 prog[1]: year`, { ...user, format: 'rfc3164', timestamp: 'Dec  2 2023 21:50:01', tag: 'prog', pid: '1', msg: 'year' }),
   c('day not space-padded', `<13>Dec 2 21:50:01 prog[1]: one space`, { ...user, format: 'rfc3164', timestamp: 'Dec 2 21:50:01', tag: 'prog', pid: '1', msg: 'one space' }),
   // Python's SysLogHandler: no tag unless an ident is set, a NUL at the end.
-  c('python default', `<140>py warn\0`, { facility: 17, severity: 4, format: 'rfc3164', msg: 'py warn', rsyslog: { why: NOT_A_TAG, view: { tag: 'py', msg: b('warn') } } }),
+  c('python default', `<140>py warn\0`, { facility: 17, severity: 4, format: 'rfc3164', msg: 'py warn', rsyslog: { why: NOT_A_TAG, view: { tag: 'warn', msg: b('') } } }),
   c('python with ident', `<139>pyapp[77]: py err\0`, { facility: 17, severity: 3, format: 'rfc3164', tag: 'pyapp', pid: '77', msg: 'py err' }),
   c('untagged sentence', `<13>just a message with no tag`, { ...user, format: 'rfc3164', msg: 'just a message with no tag', rsyslog: { why: NOT_A_TAG, view: { tag: 'a', msg: b('message with no tag') } } }),
   c('pid without colon', `<13>${TS} prog[12] msg`, { ...user, format: 'rfc3164', timestamp: TS, msg: 'prog[12] msg', rsyslog: { why: NOT_A_TAG, view: { tag: 'prog', pid: '12', msg: b('msg') } } }),
