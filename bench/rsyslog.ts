@@ -68,7 +68,8 @@ export function rsyslogConfig(o: { dir: string; socket: string; output: string; 
   const action =
     o.mode === 'fields'
       ? `action(type="omfile" file=${quote(o.output)} template="memlog_fields")`
-      : `action(type="omfile" file=${quote(o.output)} template="memlog_lines" asyncWriting="on" ioBufferSize="256k" flushInterval="1")`;
+      : // omfile's defaults, as a stock config has them: written at the end of each batch the queue hands over.
+        `action(type="omfile" file=${quote(o.output)} template="memlog_lines")`;
   return [
     `global(workDirectory=${quote(o.dir)} maxMessageSize="128k")`,
     // No /dev/log, no kernel log: only the socket given.

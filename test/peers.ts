@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { findProgram } from '../bench/which.js';
 import { sleep } from './helpers.js';
 
 export type PeerName = 'rsyslogd' | 'busybox' | 'logger' | 'python3' | 'unshare';
@@ -22,22 +23,7 @@ const PACKAGE: Record<PeerName, string> = {
   unshare: 'util-linux',
 };
 
-// rsyslogd lives in sbin, which a non-login PATH may lack.
-const EXTRA_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
-
-export function findProgram(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...EXTRA_DIRS];
-  for (const dir of dirs) {
-    const candidate = path.join(dir, name);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      if (fs.statSync(candidate).isFile()) return candidate;
-    } catch {
-      // Not here.
-    }
-  }
-  return undefined;
-}
+export { findProgram };
 
 // One apt-get at a time across the test files of a run (node --test runs them as parallel processes),
 // and one try per package per run: the runner's pid names the run.
