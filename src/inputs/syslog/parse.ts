@@ -76,18 +76,38 @@ const DASH = 0x2d;
 
 const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
-/** The bytes as a string: short ASCII (every header field, nearly always) without a decoder call. */
+// Header fields repeat from message to message (a sender's tag and pid, the second's timestamp, the
+// host): short ones are interned in a small table keyed by their bytes, so a repeat costs a hash and a
+// compare instead of a new string.
+const INTERN_SLOTS = 1024;
+const INTERN_MAX = 64;
+const internKeys = new Uint8Array(INTERN_SLOTS * INTERN_MAX);
+const internLens = new Int32Array(INTERN_SLOTS).fill(-1);
+const internStrings: string[] = new Array<string>(INTERN_SLOTS).fill('');
+
+/** The bytes as a string (UTF-8; invalid sequences become U+FFFD). */
 function text(buf: Uint8Array, s: number, e: number): string {
-  if (e - s <= 32) {
-    let out = '';
-    for (let i = s; i < e; i++) {
-      const b = buf[i];
-      if (b >= 0x80) return decoder.decode(buf.subarray(s, e));
-      out += String.fromCharCode(b);
+  const len = e - s;
+  if (len > INTERN_MAX) return decoder.decode(buf.subarray(s, e));
+  let h = 0x811c9dc5;
+  for (let i = s; i < e; i++) h = Math.imul(h ^ buf[i], 0x01000193);
+  const slot = (h >>> 0) & (INTERN_SLOTS - 1);
+  const base = slot * INTERN_MAX;
+  if (internLens[slot] === len) {
+    let same = true;
+    for (let i = 0; i < len; i++) {
+      if (internKeys[base + i] !== buf[s + i]) {
+        same = false;
+        break;
+      }
     }
-    return out;
+    if (same) return internStrings[slot];
   }
-  return decoder.decode(buf.subarray(s, e));
+  const str = decoder.decode(buf.subarray(s, e));
+  internKeys.set(buf.subarray(s, e), base);
+  internLens[slot] = len;
+  internStrings[slot] = str;
+  return str;
 }
 
 function isDigit(b: number): boolean {
@@ -190,7 +210,8 @@ function isHostByte(b: number): boolean {
   return (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || isDigit(b) || b === 0x2e || b === DASH || b === 0x5f;
 }
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+// The month names' three bytes, packed in an integer (no string made to look one up).
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'].map((m) => (m.charCodeAt(0) << 16) | (m.charCodeAt(1) << 8) | m.charCodeAt(2));
 
 /** Where a 3164 timestamp starting at p ends (before the space after it), or p if there is none. */
 function timestampEnd(buf: Uint8Array, p: number, e: number): number {
@@ -201,8 +222,7 @@ function timestampEnd(buf: Uint8Array, p: number, e: number): number {
 
 function bsdTimestampEnd(buf: Uint8Array, p: number, e: number): number {
   if (e - p < 14) return p;
-  const month = String.fromCharCode(buf[p], buf[p + 1], buf[p + 2]);
-  if (!MONTHS.includes(month) || buf[p + 3] !== SP) return p;
+  if (!MONTHS.includes((buf[p] << 16) | (buf[p + 1] << 8) | buf[p + 2]) || buf[p + 3] !== SP) return p;
   let i = p + 4;
   if (buf[i] === SP) i++; // "Dec  2"
   const dayStart = i;
@@ -247,9 +267,17 @@ function isTimeByte(b: number): boolean {
 // Each header field is 1..max printable ASCII bytes (RFC 5424's limits; the timestamp's is ours).
 const FIELD_MAX = [64, MAX_HOSTNAME_BYTES, 48, 128, 32];
 
+// Where each header field starts and ends (reused: no allocation per message).
+const bounds = new Int32Array(2 * FIELD_MAX.length);
+
+function field(buf: Uint8Array, f: number): string | undefined {
+  const s = bounds[2 * f];
+  const t = bounds[2 * f + 1];
+  return t - s === 1 && buf[s] === DASH ? undefined : text(buf, s, t);
+}
+
 /** The header after `<PRI>1 ` at p; false, with m untouched, when it does not fit 5424. */
 function parse5424(buf: Uint8Array, p: number, e: number, m: SyslogMessage): boolean {
-  const bounds: number[] = [];
   let i = p;
   for (let f = 0; f < FIELD_MAX.length; f++) {
     const s = i;
@@ -257,23 +285,19 @@ function parse5424(buf: Uint8Array, p: number, e: number, m: SyslogMessage): boo
     if (i === s) return false;
     // Every field but MSGID needs the space after it; MSGID may end the datagram.
     if (i < e ? buf[i] !== SP : f < FIELD_MAX.length - 1) return false;
-    bounds.push(s, i);
+    bounds[2 * f] = s;
+    bounds[2 * f + 1] = i;
     i++;
   }
   const tsLen = bounds[1] - bounds[0];
   if (!(tsLen === 1 && buf[bounds[0]] === DASH) && rfc3339End(buf, bounds[0], bounds[1]) !== bounds[1]) return false;
 
   m.format = 'rfc5424';
-  const field = (f: number): string | undefined => {
-    const s = bounds[2 * f];
-    const t = bounds[2 * f + 1];
-    return t - s === 1 && buf[s] === DASH ? undefined : text(buf, s, t);
-  };
-  m.timestamp = field(0);
-  m.hostname = field(1);
-  m.tag = field(2);
-  m.pid = field(3);
-  m.msgid = field(4);
+  m.timestamp = field(buf, 0);
+  m.hostname = field(buf, 1);
+  m.tag = field(buf, 2);
+  m.pid = field(buf, 3);
+  m.msgid = field(buf, 4);
 
   let q = Math.min(i, e);
   if (q < e) {
