@@ -140,13 +140,16 @@ export class Helper {
   /** Called for every message, before it is queued for next(). */
   onMessage: ((m: Message) => void) | undefined;
 
+  /** script: a compiled bench script run by node; or, with program given, that executable (a compiled C helper) is run with args instead. */
   constructor(
     readonly name: string,
     script: string,
     args: string[],
     scope: Scope,
+    program?: string,
   ) {
-    this.child = spawnTracked(process.execPath, [helperScript(script), ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const [command, argv] = program === undefined ? [process.execPath, [helperScript(script), ...args]] : [program, args];
+    this.child = spawnTracked(command, argv, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     scope.adopt(this.child);
     const { stdin, stdout, stderr } = this.child;
     if (!stdin || !stdout || !stderr) throw new Error('helper spawned without pipes');

@@ -1,6 +1,6 @@
 /** Figures, their targets, min / median / max over the repeats, and the table. */
 
-export type Format = 'rate' | 'us' | 'ms' | 'mb' | 'count' | 'pct' | 'mbps';
+export type Format = 'rate' | 'us' | 'ms' | 'mb' | 'count' | 'pct' | 'mbps' | 'ratio';
 
 export interface Target {
   op: '>=' | '<=' | '==';
@@ -81,6 +81,8 @@ export function formatValue(v: number, f: Format): string {
       return v.toFixed(1);
     case 'pct':
       return `${v.toFixed(1)} %`;
+    case 'ratio':
+      return `${v.toFixed(2)}x`;
   }
 }
 

@@ -1,22 +1,28 @@
-/** Compiles bench/null-reader.c into bench/results/null-reader with the system's cc. */
+/** Compiles the bench's C helpers (bench/NAME.c into bench/results/NAME) with the system's cc. */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BENCH_SRC, RESULTS } from './paths.js';
 
-let built: string | undefined;
+const built = new Map<string, string>();
 
-/** The null reader's path, compiled on the first call of each bench run: cc -O2 -o bench/results/null-reader bench/null-reader.c */
-export function nullReaderPath(): string {
-  if (built) return built;
+/** bench/NAME.c compiled, on the first call of each bench run: cc -O2 -o bench/results/NAME bench/NAME.c */
+export function compiledHelper(name: string): string {
+  const done = built.get(name);
+  if (done) return done;
   fs.mkdirSync(RESULTS, { recursive: true });
-  const out = path.join(RESULTS, 'null-reader');
+  const out = path.join(RESULTS, name);
   try {
-    execFileSync('cc', ['-O2', '-o', out, path.join(BENCH_SRC, 'null-reader.c')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync('cc', ['-O2', '-o', out, path.join(BENCH_SRC, `${name}.c`)], { stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     const e = err as { stderr?: Buffer; message: string };
-    throw new Error(`cannot compile the null reader (cc -O2 -o ${out} bench/null-reader.c): ${e.stderr?.toString().trim() || e.message}`);
+    throw new Error(`cannot compile bench/${name}.c (cc -O2 -o ${out} bench/${name}.c): ${e.stderr?.toString().trim() || e.message}`);
   }
-  built = out;
+  built.set(name, out);
   return out;
+}
+
+/** The null reader's path (bench/null-reader.c). */
+export function nullReaderPath(): string {
+  return compiledHelper('null-reader');
 }

@@ -8,6 +8,7 @@ import { latency } from './latency.js';
 import { deliver, ingest, transport } from './load.js';
 import { memory } from './memory.js';
 import { start } from './start.js';
+import { syslog } from './syslog.js';
 import type { Scenario } from './types.js';
 
 export const SCENARIOS: Scenario[] = [
@@ -21,6 +22,7 @@ export const SCENARIOS: Scenario[] = [
   deliver('deliver-1', 8, 1_600_000, 1, { rate: 1_800_000, lostZero: true, cpu: 0.7 }),
   deliver('deliver-4', 8, 1_600_000, 4, { rate: 1_000_000, lostZero: true }),
   deliver('deliver-256', 256, 1_600_000, 1, { rate: 1_000_000, lostZero: false }),
+  syslog(8, 1_600_000),
   memory,
   dump,
   filter,
