@@ -211,6 +211,33 @@ test('-daemonize returns after both sockets exist, and the background daemon ser
   for (const pid of pidsHoldingSocket(querySocket)) process.kill(pid, 'SIGTERM');
 });
 
+test('-daemonize returns after the syslog sockets exist too (world-writable, as /dev/log), and the background daemon reads them', async (t) => {
+  const dir = tmpdir(t);
+  const querySocket = path.join(dir, 'q.sock');
+  const syslogSocket = path.join(dir, 'log');
+  const syslogStream = path.join(dir, 'log-stream');
+  const args = ['-socket-log', path.join(dir, 'l.sock'), '-socket-query', querySocket, '-socket-syslog', syslogSocket, '-syslog-stream', syslogStream];
+  const result = await run(process.execPath, [BIN('memlogd'), ...args, '-daemonize']);
+  t.after(() => {
+    for (const pid of pidsHoldingSocket(querySocket)) process.kill(pid, 'SIGTERM');
+  });
+  assert.equal(result.code, 0, result.stderr);
+  for (const p of [syslogSocket, syslogStream]) {
+    const st = fs.statSync(p);
+    assert.ok(st.isSocket(), p);
+    assert.equal(st.mode & 0o777, 0o666, p);
+  }
+  // Nothing polled for readiness: logger run right after the return must reach memlogd, on either socket.
+  const dgram = await run('logger', ['-u', syslogSocket, '-t', 'bg-dgram', 'by datagram']);
+  assert.equal(dgram.code, 0, dgram.stderr);
+  const stream = await run('logger', ['-T', '--octet-count', '-u', syslogStream, '-t', 'bg-stream', 'by stream']);
+  assert.equal(stream.code, 0, stream.stderr);
+  await waitFor('both messages', async () => {
+    const entries = await dump(querySocket);
+    return messagesOf(entries, 'bg-dgram')[0] === 'by datagram' && messagesOf(entries, 'bg-stream')[0] === 'by stream';
+  });
+});
+
 test('a pipe and a FIFO are read like a socketpair', async (t) => {
   const dir = tmpdir(t);
   const daemon = await startDaemon(t, dir);

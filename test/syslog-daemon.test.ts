@@ -98,7 +98,8 @@ test('syslog over the stream socket: octet-counted and newline-framed messages f
     const all = await entries(daemon.querySocket);
     return messagesOf(all, 'mixed').length === 3 && messagesOf(all, 'framed').length === 1 && messagesOf(all, 'counted').length === 1 ? all : undefined;
   });
-  assert.deepEqual(messagesOf(got, 'mixed'), ['one', 'two\nwith a newline inside', 'three']);
+  // An octet-counted message may hold a newline: one entry still, the break escaped as rsyslog writes it.
+  assert.deepEqual(messagesOf(got, 'mixed'), ['one', 'two#012with a newline inside', 'three']);
   const c = got.find((e) => e.source === 'counted') as Entry;
   assert.equal(c.pid, counted);
   assert.equal(c.transport, 'syslog-stream');
@@ -127,6 +128,7 @@ test('bad syslog input: each datagram is an entry or a counted refusal; fds are 
   await send('<');
   await send('<14>1 2026-12-02T21:00:00Z host brokensd 1 - [x@1 a="b" unterminated');
   await send(`<14>${'T'.repeat(500)}: long tag`);
+  await send('<14>multi: first line\nforged;line\r\nthird\n');
   const [mine, theirs] = socketpair();
   await send('<14>withfds: fds came along', [theirs, mine]);
   fs.closeSync(mine);
@@ -139,14 +141,16 @@ test('bad syslog input: each datagram is an entry or a counted refusal; fds are 
 
   const got = await waitFor('the bad datagrams to be taken', async () => {
     const s = await status(daemon.querySocket);
-    return s.syslog.datagrams >= 9 && s.syslog.refused.framing === 1 ? s : undefined;
+    return s.syslog.datagrams >= 10 && s.syslog.refused.framing === 1 ? s : undefined;
   });
   assert.equal(got.syslog.refused.empty, 1);
   assert.equal(got.syslog.refused.fds, 1);
   assert.equal(got.syslog.fdsClosed, 2);
   const all = await entries(daemon.querySocket);
   const syslogEntries = all.filter((e) => e.transport === 'syslog');
-  assert.equal(syslogEntries.length, 9);
+  assert.equal(syslogEntries.length, 10);
+  // Line breaks inside a message would forge lines in text output and the persister's files: escaped as rsyslog does.
+  assert.ok(syslogEntries.some((e) => e.source === 'multi' && e.msg === 'first line#012forged;line#015#012third'));
   assert.ok(syslogEntries.some((e) => e.source === 'bad' && e.msg.includes('\ufffd')), 'invalid UTF-8 shows as U+FFFD');
   assert.ok(syslogEntries.some((e) => e.source === 'nul' && e.msg === 'a\0b\0c'), 'NULs are kept, escaped');
   for (const text of ['<999>pri too big', '<-1>pri negative', '<']) {

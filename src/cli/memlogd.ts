@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { binPath } from '../paths.js';
 import { DEFAULTS, Memlogd, validateOptions, type MemlogdOptions } from '../daemon/memlogd.js';
-import { bindSockets, DEFAULT_SOCKET_MODE, groupId, parseSocketMode } from '../daemon/socket-path.js';
+import { bindSockets, bindSyslogSocket, DEFAULT_SOCKET_MODE, DEFAULT_SYSLOG_SOCKET_MODE, groupId, parseSocketMode } from '../daemon/socket-path.js';
 import { parseCommandLine, type FlagSpecs } from './flags.js';
 import { parseDuration } from '../inputs/rate-limit.js';
 
@@ -22,6 +22,8 @@ export const MEMLOGD_FLAGS = {
   'mode-timeout-ms': { type: 'int', default: 10_000, help: 'how long a query client may take to send its mode byte' },
   'socket-syslog': { type: 'string', arg: 'PATH', help: 'datagram socket for syslog messages, as /dev/log (one entry per message)' },
   'syslog-stream': { type: 'string', arg: 'PATH', help: 'stream socket for syslog messages (newline, NUL or octet-count framed); a path of its own' },
+  'fd-syslog': { type: 'int', help: 'an already bound SOCK_DGRAM fd to use instead of -socket-syslog' },
+  'fd-syslog-stream': { type: 'int', help: 'an already listening SOCK_STREAM fd to use instead of -syslog-stream' },
   'syslog-socket-mode': { type: 'string', arg: 'OCTAL', default: '0666', help: 'permission bits of the syslog socket files (anyone may log by default)' },
   'stream-priority-prefix': { type: 'bool', help: 'read a leading <N> (0-7) or <PRI> (0-191) of stream lines as their severity, and strip it' },
   'rate-limit-burst': { type: 'int', default: 0, help: 'at most N entries per source per interval; the rest are dropped and counted (0: no limit)' },
@@ -54,6 +56,8 @@ export async function memlogdMain(argv: string[], synopsis = 'memlogd [flags]'):
     socketGid: values['socket-group'] === undefined ? undefined : groupId(values['socket-group']),
     socketSyslog: values['socket-syslog'],
     syslogStream: values['syslog-stream'],
+    fdSyslog: values['fd-syslog'],
+    fdSyslogStream: values['fd-syslog-stream'],
     syslogSocketMode: parseSocketMode(values['syslog-socket-mode'] ?? '0666', '-syslog-socket-mode'),
     streamPriorityPrefix: values['stream-priority-prefix'] === true,
     rateLimitBurst: values['rate-limit-burst'],
@@ -79,14 +83,31 @@ export async function memlogdMain(argv: string[], synopsis = 'memlogd [flags]'):
 }
 
 /**
- * Binds both sockets here, so that they exist when this process returns, then
- * starts the daemon proper in the background with them as fds 3 and 4.
+ * Binds every socket here, so that they exist when this process returns, then
+ * starts the daemon proper in the background with them as fds 3 and 4 (and
+ * 5 and 6 for the syslog sockets).
  */
 async function daemonize(opts: MemlogdOptions): Promise<number> {
   const { logFd, queryFd } = await bindSockets(opts, { mode: opts.socketMode ?? DEFAULT_SOCKET_MODE, gid: opts.socketGid });
   // The parent's copies of what it bound (not of fds it was given) are closed once the child has them.
   const fds = [opts.fdLog === undefined ? logFd : -1, opts.fdQuery === undefined ? queryFd : -1].filter((fd) => fd >= 0);
+  const syslogAccess = { mode: opts.syslogSocketMode ?? DEFAULT_SYSLOG_SOCKET_MODE, gid: opts.socketGid };
+  const passed: number[] = [logFd, queryFd];
+  const syslogArgs: string[] = [];
   try {
+    for (const [fdGiven, path, kind, flag] of [
+      [opts.fdSyslog, opts.socketSyslog, 'dgram', '-fd-syslog'],
+      [opts.fdSyslogStream, opts.syslogStream, 'stream', '-fd-syslog-stream'],
+    ] as const) {
+      if (fdGiven === undefined && path === undefined) continue;
+      let fd = fdGiven ?? -1;
+      if (fdGiven === undefined && path !== undefined) {
+        fd = await bindSyslogSocket(path, kind, syslogAccess);
+        fds.push(fd);
+      }
+      syslogArgs.push(`${flag}=${3 + passed.length}`);
+      passed.push(fd);
+    }
     const args = [
       binPath('memlogd'),
       '-fd-log=3',
@@ -97,10 +118,7 @@ async function daemonize(opts: MemlogdOptions): Promise<number> {
       `-max-streams=${opts.maxStreams}`,
       `-max-clients=${opts.maxClients}`,
       ...(opts.modeTimeoutMs === undefined ? [] : [`-mode-timeout-ms=${opts.modeTimeoutMs}`]),
-      // The syslog sockets are bound by the daemon proper, by path.
-      ...(opts.socketSyslog === undefined ? [] : [`-socket-syslog=${opts.socketSyslog}`]),
-      ...(opts.syslogStream === undefined ? [] : [`-syslog-stream=${opts.syslogStream}`]),
-      `-syslog-socket-mode=0${(opts.syslogSocketMode ?? 0o666).toString(8).padStart(3, '0')}`,
+      ...syslogArgs,
       ...(opts.streamPriorityPrefix ? ['-stream-priority-prefix'] : []),
       ...(opts.rateLimitBurst ? [`-rate-limit-burst=${opts.rateLimitBurst}`, `-rate-limit-interval=${opts.rateLimitIntervalMs ?? 30_000}ms`] : []),
     ];
@@ -108,7 +126,7 @@ async function daemonize(opts: MemlogdOptions): Promise<number> {
     const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, args, {
       detached: true,
-      stdio: ['ignore', 'ignore', 'ignore', logFd, queryFd],
+      stdio: ['ignore', 'ignore', 'ignore', ...passed],
     });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);

@@ -49,7 +49,8 @@ export function formatShortIso(entry: WireEntry): string {
 }
 
 /**
- * `json`: the daemon's fields in a fixed order, then `daemon`, its id, when
+ * `json`: the daemon's fields in a fixed order, then any others it sent
+ * (facility, a syslog message's fields), then `daemon`, its id, when
  * known (a cursor for `-after-seq` and `-daemon`; an upstream memlogd has
  * neither ids nor seqs).
  */
@@ -61,6 +62,7 @@ export function formatJson(entry: ReadEntry, daemon: string | undefined): string
   if (entry.gid !== undefined) out.gid = entry.gid;
   if (entry.severity !== undefined) out.severity = entry.severity;
   if (entry.lost !== undefined) out.lost = entry.lost;
+  if (entry.extra) for (const [key, value] of Object.entries(entry.extra)) if (!(key in out)) out[key] = value;
   if (daemon !== undefined) out.daemon = daemon;
   return JSON.stringify(out) + '\n';
 }

@@ -95,12 +95,14 @@ function toHistory(e: ReadEntry, daemon: string | undefined): HistoryEntry | und
   if (e.uid !== undefined) h.uid = e.uid;
   if (e.gid !== undefined) h.gid = e.gid;
   if (e.severity !== undefined) h.severity = e.severity;
+  if (e.extra) h.extra = e.extra;
   return h;
 }
 
 function historyText(h: HistoryEntry, opts: LogreadOptions): string {
   const e: ReadEntry = { time: formatRfc3339Nano(h.sec, h.precision === 's' ? 0 : h.nsec), source: h.source, msg: h.msg };
   for (const k of ['seq', 'pid', 'uid', 'gid', 'severity'] as const) if (h[k] !== undefined) e[k] = h[k];
+  if (h.extra) e.extra = h.extra;
   return opts.format === 'json' ? formatJson(e, h.daemon) : entryFormatter(opts.format)(e);
 }
 

@@ -6,6 +6,7 @@
  */
 import { parseRfc3339 } from '../entry/rfc3339.js';
 import type { CompiledFilter, FilterableEntry } from '../filter/entry-filter.js';
+import { otherFields } from '../history/history-entry.js';
 import type { WireEntry } from './query-client.js';
 
 export interface ReadEntry extends WireEntry {
@@ -19,6 +20,8 @@ export interface ReadEntry extends WireEntry {
   lost?: unknown;
   /** A memlogd report of entries the -grep pattern took too long on (mode 5). */
   skipped?: number;
+  /** Every other field the daemon sent (facility, a syslog message's transport, timestamp, ...), passed through to -o json. */
+  extra?: Record<string, unknown>;
 }
 
 function wholeNumber(v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -48,6 +51,8 @@ export function parseReadEntry(line: Buffer): ReadEntry | undefined {
   if (v.lost !== undefined) entry.lost = v.lost;
   const skipped = wholeNumber(v.skipped, 0);
   if (skipped !== undefined) entry.skipped = skipped;
+  const extra = otherFields(v);
+  if (extra) entry.extra = extra;
   return entry;
 }
 

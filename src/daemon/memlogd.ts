@@ -42,6 +42,10 @@ export interface MemlogdOptions {
   socketSyslog?: string;
   /** A stream socket for syslog messages (RFC 6587 framing): a second path, one path being one kind of socket. */
   syslogStream?: string;
+  /** An already bound SOCK_DGRAM fd for syslog messages; overrides socketSyslog (-daemonize passes the one it bound). */
+  fdSyslog?: number;
+  /** An already listening SOCK_STREAM fd for syslog messages; overrides syslogStream. */
+  fdSyslogStream?: number;
   /** Permission bits of the syslog socket files (default 0666: anyone may log, as /dev/log). */
   syslogSocketMode?: number;
   /** Read a leading `<N>` (or `<PRI>`) of each stream line as its severity and strip it. */
@@ -153,7 +157,7 @@ export class Memlogd {
       onFailure: (err) => this.onLogSocketFailure(err),
     });
     this.logSocket.reader.turns.policy = this.query;
-    if (opts.socketSyslog !== undefined || opts.syslogStream !== undefined) {
+    if (opts.socketSyslog !== undefined || opts.syslogStream !== undefined || opts.fdSyslog !== undefined || opts.fdSyslogStream !== undefined) {
       this.syslog = new SyslogInput(this.ring, {
         maxLineLen: opts.maxLineLen,
         maxConnections: opts.maxStreams,
@@ -170,9 +174,13 @@ export class Memlogd {
     const syslog = this.syslog;
     if (!syslog) return;
     const access = { mode: this.opts.syslogSocketMode ?? DEFAULT_SYSLOG_SOCKET_MODE, gid: this.opts.socketGid };
-    if (this.opts.socketSyslog !== undefined) {
-      const fd = await bindSyslogSocket(this.opts.socketSyslog, 'dgram', access);
-      this.createdPaths.push(this.opts.socketSyslog);
+    const { fdSyslog, fdSyslogStream, socketSyslog, syslogStream } = this.opts;
+    if (fdSyslog !== undefined || socketSyslog !== undefined) {
+      let fd = fdSyslog ?? -1;
+      if (socketSyslog !== undefined && fdSyslog === undefined) {
+        fd = await bindSyslogSocket(socketSyslog, 'dgram', access);
+        this.createdPaths.push(socketSyslog);
+      }
       try {
         syslog.listenDatagrams(fd);
       } catch (err) {
@@ -180,9 +188,12 @@ export class Memlogd {
         throw err;
       }
     }
-    if (this.opts.syslogStream !== undefined) {
-      const fd = await bindSyslogSocket(this.opts.syslogStream, 'stream', access);
-      this.createdPaths.push(this.opts.syslogStream);
+    if (fdSyslogStream !== undefined || syslogStream !== undefined) {
+      let fd = fdSyslogStream ?? -1;
+      if (syslogStream !== undefined && fdSyslogStream === undefined) {
+        fd = await bindSyslogSocket(syslogStream, 'stream', access);
+        this.createdPaths.push(syslogStream);
+      }
       try {
         await syslog.listenStreams(fd);
       } catch (err) {
@@ -305,6 +316,8 @@ export function validateOptions(opts: MemlogdOptions): void {
   if (opts.socketGid !== undefined) whole('-socket-group', opts.socketGid, 0, 2 ** 32 - 2);
   if (opts.modeTimeoutMs !== undefined) whole('-mode-timeout-ms', opts.modeTimeoutMs, 1, 3_600_000);
   if (opts.fdLog !== undefined) whole('-fd-log', opts.fdLog, 0, 2 ** 31 - 1);
+  if (opts.fdSyslog !== undefined) whole('-fd-syslog', opts.fdSyslog, 0, 2 ** 31 - 1);
+  if (opts.fdSyslogStream !== undefined) whole('-fd-syslog-stream', opts.fdSyslogStream, 0, 2 ** 31 - 1);
   if (opts.fdQuery !== undefined) whole('-fd-query', opts.fdQuery, 0, 2 ** 31 - 1);
   if (opts.syslogSocketMode !== undefined) whole('-syslog-socket-mode', opts.syslogSocketMode, 0, 0o777);
   if (opts.rateLimitBurst !== undefined) whole('-rate-limit-burst', opts.rateLimitBurst, 0, 2 ** 31 - 1);

@@ -17,6 +17,8 @@ export interface HistoryEntry {
   uid?: number;
   gid?: number;
   severity?: number;
+  /** The entry's other fields (facility, a syslog message's transport, timestamp, ...), passed through. */
+  extra?: Record<string, unknown>;
   /** 's' for text-format lines: their time is cut to the second. */
   precision: 'ns' | 's';
 }
@@ -50,5 +52,20 @@ export function historyEntryOf(value: unknown, daemon?: string): HistoryEntry | 
   if (isCount(o.uid)) e.uid = o.uid;
   if (isCount(o.gid)) e.gid = o.gid;
   if (typeof o.severity === 'number' && Number.isInteger(o.severity) && o.severity >= 0 && o.severity <= 7) e.severity = o.severity;
+  const extra = otherFields(o);
+  if (extra) e.extra = extra;
   return e;
+}
+
+/** Fields every entry has, or that are read into their own properties; the rest are passed through. */
+export const KNOWN_FIELDS: ReadonlySet<string> = new Set(['time', 'source', 'msg', 'seq', 'daemon', 'pid', 'uid', 'gid', 'severity']);
+
+/** An entry object's fields other than the known ones, or undefined when it has none. */
+export function otherFields(o: Record<string, unknown>): Record<string, unknown> | undefined {
+  let extra: Record<string, unknown> | undefined;
+  for (const key of Object.keys(o)) {
+    if (KNOWN_FIELDS.has(key)) continue;
+    (extra ??= {})[key] = o[key];
+  }
+  return extra;
 }

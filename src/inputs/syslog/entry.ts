@@ -76,13 +76,45 @@ export function appendSyslog(
     }
     const severity = msg.hadPri && msg.severity !== undefined ? msg.severity : DEFAULT_SEVERITY;
     const facility = msg.hadPri && msg.facility !== undefined ? msg.facility : DEFAULT_FACILITY;
-    const start = msg.msgStart;
-    const end = Math.min(msg.msgEnd, start + maxLineLen);
-    ring.appendWith(source.id, sec, nsec, payload, start, Math.max(start, end), severity & 7, facility <= 23 ? facility : NONE, syslogMeta(msg, transport, sender?.[0]));
+    let bytes = payload;
+    let start = msg.msgStart;
+    let end = msg.msgEnd;
+    if (hasLineBreak(payload, start, end)) {
+      bytes = escapeLineBreaks(payload, start, end);
+      start = 0;
+      end = bytes.length;
+    }
+    end = Math.min(end, start + maxLineLen);
+    ring.appendWith(source.id, sec, nsec, bytes, start, Math.max(start, end), severity & 7, facility <= 23 ? facility : NONE, syslogMeta(msg, transport, sender?.[0]));
     return true;
   } finally {
     if (limit) limiter?.release(limit);
     // The ring holds its own reference for each entry.
     ring.sources.release(source.id);
   }
+}
+
+function hasLineBreak(buf: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i] === 0x0a || buf[i] === 0x0d) return true;
+  return false;
+}
+
+/**
+ * A message with line breaks inside (a stream line cannot have one; a
+ * datagram can) is one entry still, but every reader that prints entries as
+ * lines (logread's text formats, the persister's files) would print a forged
+ * line: the breaks become `#012` and `#015`, as rsyslog writes control
+ * characters it receives.
+ */
+function escapeLineBreaks(buf: Uint8Array, start: number, end: number): Buffer {
+  const parts: Buffer[] = [];
+  let from = start;
+  for (let i = start; i < end; i++) {
+    const b = buf[i];
+    if (b !== 0x0a && b !== 0x0d) continue;
+    parts.push(Buffer.from(buf.subarray(from, i)), Buffer.from(b === 0x0a ? '#012' : '#015'));
+    from = i + 1;
+  }
+  parts.push(Buffer.from(buf.subarray(from, end)));
+  return Buffer.concat(parts);
 }
