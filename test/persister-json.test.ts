@@ -64,6 +64,34 @@ test('json: each line holds every field, the wire\'s nanosecond time, seq and da
   assert.match(read(path.join(logDir, 'memlogd.log')), /^\{"time":"[^"]+","source":"memlogd","msg":"memlogd started","seq":\d+,"daemon":"/);
 });
 
+test('json: a syslog entry keeps its severity, facility and header fields on disk; text stays upstream\'s line', async (t) => {
+  const dir = tmpdir(t);
+  const logDir = path.join(dir, 'log');
+  const textDir = path.join(dir, 'text');
+  const devLog = path.join(dir, 'devlog');
+  const daemon = await startDaemon(t, dir, ['-socket-syslog', devLog]);
+  const sent = await run('logger', ['-u', devLog, '-t', 'cron', '-p', 'cron.err', '--rfc5424', '--msgid', 'JOB', 'job failed']);
+  assert.equal(sent.code, 0, sent.stderr);
+  await waitFor('the syslog entry in memlogd', async () => (await dump(daemon.querySocket)).some((e) => e.source === 'cron'));
+  jsonPersister(t, daemon.querySocket, logDir);
+  startPersister(t, daemon.querySocket, textDir);
+  await waitFor('cron.log in json', () => jsonLines(path.join(logDir, 'cron.log')).length === 1);
+  const [line] = jsonLines(path.join(logDir, 'cron.log'));
+  assert.equal(line.msg, 'job failed');
+  assert.equal(line.severity, 3);
+  assert.equal(line.facility, 9);
+  assert.equal(line.transport, 'syslog');
+  assert.equal(line.msgid, 'JOB');
+  await waitFor('cron.log in text', () => read(path.join(textDir, 'cron.log')).length > 0);
+  assert.match(read(path.join(textDir, 'cron.log')), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ cron job failed\n$/);
+  // And logread -log-dir -o json shows the same fields from the file.
+  const shown = await run(process.execPath, [BIN('logread'), '-socket', path.join(dir, 'none.sock'), '-log-dir', logDir, '-source', 'cron', '-o', 'json']);
+  const fromDisk = JSON.parse(shown.stdout) as Record<string, unknown>;
+  assert.equal(fromDisk.facility, 9);
+  assert.equal(fromDisk.msgid, 'JOB');
+  assert.equal(fromDisk.severity, 3);
+});
+
 test('json: -format takes text or json only', async () => {
   const r = await run(process.execPath, [BIN('logwrite'), '-format', 'xml']);
   assert.equal(r.code, 2);
