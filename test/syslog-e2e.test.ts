@@ -8,7 +8,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -19,7 +18,7 @@ import { BIN, dump, run, startDaemon, tmpdir, waitFor } from './helpers.js';
 import { startInit, writeConfig } from './init-helpers.js';
 import { mountNamespaceProblem, peers, skipLoudly } from './peers.js';
 import { SYSLOG_CORPUS, type SyslogCase } from './syslog-corpus.js';
-import { devLogScript, SENDERS, type Sender } from './syslog-senders.js';
+import { devLogScript, runSender, SENDERS, type Sender } from './syslog-senders.js';
 
 type Entry = WireEntry & Record<string, unknown>;
 type TestContext = Parameters<typeof tmpdir>[0] & { after(fn: () => void | Promise<void>): void };
@@ -170,19 +169,6 @@ test('the corpus over the stream socket, octet-counted in one connection: the sa
 // ---------------------------------------------------------------------------
 // Real senders, read back as a user does: the query socket, logread -o json, logread -p warning
 
-/** Runs a sender to completion; its pid is the kernel's sender of what it logs (unshare and sh exec into it). */
-function runSender(cmd: string, args: string[], input: string | undefined): Promise<{ code: number | null; output: string; pid: number }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    p.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, output, pid: p.pid as number }));
-    p.stdin.on('error', () => {});
-    p.stdin.end(input ?? '');
-  });
-}
 
 async function logread(querySocket: string, flags: string[] = []): Promise<Entry[]> {
   const r = await run(process.execPath, [BIN('logread'), '-socket', querySocket, '-o', 'json', ...flags]);

@@ -7,7 +7,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -17,7 +16,7 @@ import { bindDgram, DgramReceiver, sendFdsAsync } from '../src/native.js';
 import { tmpdir, waitFor } from './helpers.js';
 import { mountNamespaceProblem, peers, skipLoudly } from './peers.js';
 import { SYSLOG_CORPUS, viewOf, type SyslogCase } from './syslog-corpus.js';
-import { devLogScript, SENDERS, type Expected, type Sender } from './syslog-senders.js';
+import { devLogScript, runSender, SENDERS, type Expected, type Sender } from './syslog-senders.js';
 
 // ---------------------------------------------------------------------------
 // rsyslog as the reference parser
@@ -141,18 +140,6 @@ function listen(t: { after(fn: () => void | Promise<void>): void }, transport: S
   return () => got;
 }
 
-function run(cmd: string, args: string[], input: string | undefined): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    p.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, output }));
-    p.stdin.on('error', () => {});
-    p.stdin.end(input ?? '');
-  });
-}
 
 function check(field: string, actual: string | undefined, want: string | RegExp | undefined): void {
   if (want instanceof RegExp) assert.match(actual ?? '<absent>', want, field);
@@ -188,8 +175,8 @@ for (const sender of SENDERS) {
     const { cmd, args, input } = sender.command(got.paths, sock);
     const ran =
       sender.transport === 'dev-log'
-        ? await run(got.paths.unshare, ['--mount', 'sh', '-c', devLogScript(sock, dir), 'sh', cmd, ...args], input)
-        : await run(cmd, args, input);
+        ? await runSender(got.paths.unshare, ['--mount', 'sh', '-c', devLogScript(sock, dir), 'sh', cmd, ...args], input)
+        : await runSender(cmd, args, input);
     assert.equal(ran.code, 0, `${cmd} ${args.join(' ')}: ${ran.output}`);
     const messages = await waitFor(`${sender.expect.length} messages from ${sender.name}`, () => received().length >= sender.expect.length && received());
     assert.equal(messages.length, sender.expect.length);

@@ -7,6 +7,7 @@
  * syslog, the daemon's: a sender is a command line for a socket path, the
  * expectations are the fields a user would see.
  */
+import { spawn } from 'node:child_process';
 import os from 'node:os';
 import type { PeerName } from './peers.js';
 
@@ -170,4 +171,18 @@ export function devLogScript(socket: string, scratch: string): string {
     `mount --bind ${q(socket)} /dev/log`,
     'exec "$@"',
   ].join('\n');
+}
+
+/** Runs a sender to completion; its pid is the kernel's sender of what it logs (unshare and sh exec into it). */
+export function runSender(cmd: string, args: string[], input: string | undefined): Promise<{ code: number | null; output: string; pid: number }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    p.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, output, pid: p.pid as number }));
+    p.stdin.on('error', () => {});
+    p.stdin.end(input ?? '');
+  });
 }

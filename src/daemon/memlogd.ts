@@ -9,7 +9,7 @@ import { SourceTable, type Source } from '../ring/sources.js';
 import { LogSocket } from '../inputs/log-socket.js';
 import { QueryServer } from '../outputs/query-server.js';
 import { encodeOwnEntry } from '../outputs/entry-encoder.js';
-import { bindSockets, bindSyslogSocket, DEFAULT_SOCKET_MODE, DEFAULT_SYSLOG_SOCKET_MODE } from './socket-path.js';
+import { bindSockets, bindSyslogSocket, DEFAULT_SOCKET_MODE, DEFAULT_SYSLOG_SOCKET_MODE, type SocketAccess } from './socket-path.js';
 import { RateLimiter, type SuppressionReport } from '../inputs/rate-limit.js';
 import { SyslogInput } from '../inputs/syslog/socket.js';
 import { closeQuietly, unlinkQuietly } from '../fds.js';
@@ -175,32 +175,18 @@ export class Memlogd {
     if (!syslog) return;
     const access = { mode: this.opts.syslogSocketMode ?? DEFAULT_SYSLOG_SOCKET_MODE, gid: this.opts.socketGid };
     const { fdSyslog, fdSyslogStream, socketSyslog, syslogStream } = this.opts;
-    if (fdSyslog !== undefined || socketSyslog !== undefined) {
-      let fd = fdSyslog ?? -1;
-      if (socketSyslog !== undefined && fdSyslog === undefined) {
-        fd = await bindSyslogSocket(socketSyslog, 'dgram', access);
-        this.createdPaths.push(socketSyslog);
-      }
-      try {
-        syslog.listenDatagrams(fd);
-      } catch (err) {
-        closeQuietly(fd);
-        throw err;
-      }
-    }
-    if (fdSyslogStream !== undefined || syslogStream !== undefined) {
-      let fd = fdSyslogStream ?? -1;
-      if (syslogStream !== undefined && fdSyslogStream === undefined) {
-        fd = await bindSyslogSocket(syslogStream, 'stream', access);
-        this.createdPaths.push(syslogStream);
-      }
-      try {
-        await syslog.listenStreams(fd);
-      } catch (err) {
-        closeQuietly(fd);
-        throw err;
-      }
-    }
+    const dgram = await this.syslogSocket(fdSyslog, socketSyslog, 'dgram', access);
+    if (dgram !== undefined) await listenOrClose(dgram, (fd) => syslog.listenDatagrams(fd));
+    const stream = await this.syslogSocket(fdSyslogStream, syslogStream, 'stream', access);
+    if (stream !== undefined) await listenOrClose(stream, (fd) => syslog.listenStreams(fd));
+  }
+
+  /** The fd given for a syslog socket, or the socket bound at path (removed again on close); undefined for neither. */
+  private async syslogSocket(given: number | undefined, path: string | undefined, kind: 'dgram' | 'stream', access: SocketAccess): Promise<number | undefined> {
+    if (given !== undefined || path === undefined) return given;
+    const fd = await bindSyslogSocket(path, kind, access);
+    this.createdPaths.push(path);
+    return fd;
   }
 
   /** The entry that says what a source's rate limit dropped in the interval that just ended. */
@@ -331,4 +317,14 @@ export function formatInterval(ms: number): string {
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;
   if (ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;
+}
+
+/** Starts reading a socket; closes it if that fails. */
+async function listenOrClose(fd: number, listen: (fd: number) => void | Promise<void>): Promise<void> {
+  try {
+    await listen(fd);
+  } catch (err) {
+    closeQuietly(fd);
+    throw err;
+  }
 }
