@@ -109,8 +109,9 @@ export class EntryEncoder {
     }
     const metaLen = ring.metaLength(seq);
     if (metaLen > 0) {
-      ring.bytesView.copy(out, pos, start - metaLen, start);
-      pos += metaLen;
+      // A loop: meta fragments are short, and Buffer#copy makes a view per call.
+      const bytes = ring.bytesView;
+      for (let i = start - metaLen; i < start; i++) out[pos++] = bytes[i];
     }
     out[pos++] = 125; // }
     out[pos++] = 10; // \n
