@@ -8,6 +8,7 @@
         "native/functions.c",
         "native/send.c",
         "native/receiver.c",
+        "native/batch_receiver.c",
         "native/stream_set.c",
         "native/module.c"
       ],

@@ -10,7 +10,8 @@
  *   lifetime.c    the one lifetime model of every object holding uv handles
  *   functions.c   socketpair, bindDgram, bindListen, mkfifo, dup, fdInfo, clockRealtime, peerCred
  *   send.c        sendFds, sendFdsAsync
- *   receiver.c    DgramReceiver
+ *   receiver.c    DgramReceiver, and what both datagram receivers share
+ *   batch_receiver.c  DgramBatchReceiver
  *   stream_set.c  StreamSet
  *   module.c      module init
  */
@@ -127,11 +128,33 @@ bool export_class(napi_env env, napi_value exports, const char *name, napi_callb
                   const napi_property_descriptor *methods, size_t nmethods);
 
 /* ------------------------------------------------------------------------ */
+/* receiver.c: what DgramReceiver and DgramBatchReceiver share               */
+
+/* The sender of one datagram (SO_PASSCRED), if the kernel said. */
+typedef struct sender {
+  struct ucred cred;
+  bool known;
+} sender;
+
+/* Checks the fd is a SOCK_DGRAM socket, makes it nonblocking and close-on-exec,
+ * turns on SO_PASSCRED, and sizes the control buffer one datagram needs for
+ * max_fds fds and the credentials; false with an exception pending. */
+bool dgram_prepare_socket(napi_env env, int fd, int64_t max_fds, size_t *ctrl_len);
+/* One datagram's cmsgs: up to cap SCM_RIGHTS fds into fds (any others are
+ * closed), the credentials into from; returns how many fds were collected. */
+size_t dgram_take_cmsgs(struct msghdr *msg, int *fds, size_t cap, sender *from);
+/* After POLLERR: 0 if the socket merely had a pending error (now cleared), else why not. */
+int dgram_clear_error(int fd);
+/* Whether a receive error means the fd is no longer a working socket. */
+bool dgram_recv_error_is_fatal(int e);
+
+/* ------------------------------------------------------------------------ */
 /* What each part adds to the exports                                        */
 
 bool define_functions(napi_env env, napi_value exports);
 bool define_send(napi_env env, napi_value exports);
 bool define_receiver(napi_env env, napi_value exports);
+bool define_batch_receiver(napi_env env, napi_value exports);
 bool define_stream_set(napi_env env, napi_value exports);
 
 #endif

@@ -3,7 +3,8 @@
 
 NAPI_MODULE_INIT() {
   if (!define_functions(env, exports) || !define_send(env, exports) ||
-      !define_receiver(env, exports) || !define_stream_set(env, exports)) {
+      !define_receiver(env, exports) ||
+      !define_batch_receiver(env, exports) || !define_stream_set(env, exports)) {
     ensure_exception(env);
     return NULL;
   }

@@ -42,12 +42,6 @@ typedef struct receiver {
   napi_ref on_datagram, on_error; /* on_error may be NULL */
 } receiver;
 
-/* The sender of one datagram (SO_PASSCRED), if the kernel said. */
-typedef struct sender {
-  struct ucred cred;
-  bool known;
-} sender;
-
 /* ------------------------------------------------------------------------ */
 /* Lifetime (see life in internal.h)                                         */
 
@@ -86,8 +80,10 @@ static const life_ops receiver_ops = {receiver_stop, receiver_release, receiver_
 /* ------------------------------------------------------------------------ */
 /* Receiving                                                                 */
 
-/* Collects SCM_RIGHTS fds into r->fds; closes any other fd-carrying cmsg. */
-static size_t collect_fds(receiver *r, struct msghdr *msg, sender *from) {
+/* Collects up to cap SCM_RIGHTS fds into fds (closing the rest, and any other
+ * fd-carrying cmsg) and the sender's credentials into from; returns how many
+ * were collected. Shared with batch_receiver.c. */
+size_t dgram_take_cmsgs(struct msghdr *msg, int *fds, size_t cap, sender *from) {
   size_t count = 0;
   unsigned char *end = (unsigned char *)msg->msg_control + msg->msg_controllen;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
@@ -107,8 +103,8 @@ static size_t collect_fds(receiver *r, struct msghdr *msg, sender *from) {
       int fd;
       memcpy(&fd, p + off, sizeof fd);
       if (fd < 0) continue;
-      if (c->cmsg_type == SCM_RIGHTS && count < r->fds_cap)
-        r->fds[count++] = fd;
+      if (c->cmsg_type == SCM_RIGHTS && count < cap)
+        fds[count++] = fd;
       else
         close(fd);
     }
@@ -191,17 +187,17 @@ static void fail(receiver *r, int err, const char *syscall) {
   napi_close_handle_scope(env, scope);
 }
 
-static bool recv_error_is_fatal(int e) {
+bool dgram_recv_error_is_fatal(int e) {
   return e == EBADF || e == ENOTSOCK || e == EFAULT || e == EINVAL || e == ENOTCONN ||
          e == EOPNOTSUPP;
 }
 
 /* After POLLERR: 0 if the socket merely had a pending error (now cleared), else why not. */
-static int clear_socket_error(receiver *r) {
+int dgram_clear_error(int fd) {
   int soerr = 0;
   socklen_t sl = sizeof soerr;
-  if (fcntl(r->fd, F_GETFD) < 0) return errno;
-  if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) return errno;
+  if (fcntl(fd, F_GETFD) < 0) return errno;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) return errno;
   return 0;
 }
 
@@ -212,7 +208,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   if (status < 0) {
     /* libuv reports POLLERR this way and has stopped the handle. If the
      * socket merely had a pending error, clear it and keep going. */
-    int e = clear_socket_error(r);
+    int e = dgram_clear_error(r->fd);
     if (e != 0) {
       fail(r, e, "getsockopt");
       return;
@@ -237,12 +233,12 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     if (n < 0) {
       int e = errno;
       if (e == EINTR || e == ECONNREFUSED || e == ECONNRESET || e == ETIMEDOUT) continue;
-      if (recv_error_is_fatal(e)) fail(r, e, "recvmsg");
+      if (dgram_recv_error_is_fatal(e)) fail(r, e, "recvmsg");
       break; /* EAGAIN, or something to retry on the next round */
     }
 
     sender from = {.known = false};
-    size_t nfds = collect_fds(r, &msg, &from);
+    size_t nfds = dgram_take_cmsgs(&msg, r->fds, r->fds_cap, &from);
     int flags = 0;
     if (msg.msg_flags & MSG_TRUNC) flags |= FLAG_NAME_TRUNCATED;
     if (msg.msg_flags & MSG_CTRUNC) {
@@ -259,7 +255,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 /* JS methods                                                                */
 
 /* The socket options and the size of the control buffer they need; false with an exception pending. */
-static bool prepare_socket(napi_env env, int fd, int64_t max_fds, size_t *ctrl_len) {
+bool dgram_prepare_socket(napi_env env, int fd, int64_t max_fds, size_t *ctrl_len) {
   int type = 0;
   socklen_t sl = sizeof type;
   if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &sl) < 0) {
@@ -320,7 +316,7 @@ static napi_value receiver_ctor(napi_env env, napi_callback_info info) {
     return NULL;
   bool has_on_error = false;
   if (!get_function(env, argv[4], "onError", true, &has_on_error)) return NULL;
-  if (!prepare_socket(env, fd, max_fds, &ctrl_len)) return NULL;
+  if (!dgram_prepare_socket(env, fd, max_fds, &ctrl_len)) return NULL;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
     ensure_exception(env);
     return NULL;

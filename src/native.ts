@@ -96,6 +96,13 @@ interface NativeBinding {
   dup(fd: number): number;
   peerCred(fd: number): Sender;
   StreamSet: new (buffer: Uint8Array, segments: Int32Array, onBatch: (count: number) => void) => NativeStreamSet;
+  DgramBatchReceiver: new (
+    fd: number,
+    buffer: Uint8Array,
+    meta: Uint32Array,
+    onBatch: (count: number) => void,
+    onError: ((err: NativeSystemError) => void) | undefined,
+  ) => NativeReceiver;
   DgramReceiver: new (
     fd: number,
     maxName: number,
@@ -222,6 +229,54 @@ export class DgramReceiver {
   }
 
   /** Like a timer's unref/ref: whether the poll handle keeps the event loop alive. */
+  unref(): void {
+    this.#native.unref();
+  }
+
+  ref(): void {
+    this.#native.ref();
+  }
+}
+
+// The numbers DgramBatchReceiver gives for each datagram of a batch: meta[i * DGRAM_BATCH_FIELDS + field].
+export const DGRAM_BATCH_FIELDS = 7;
+/** Where datagram i starts in the buffer, and its length (at most the slot's). */
+export const DGRAM_BATCH_OFFSET = 0;
+export const DGRAM_BATCH_LENGTH = 1;
+/** DGRAM_NAME_TRUNCATED, DGRAM_FDS_TRUNCATED, DGRAM_SENDER_KNOWN. */
+export const DGRAM_BATCH_FLAGS = 2;
+/** How many fds came with it (already closed by the addon). */
+export const DGRAM_BATCH_FDS_CLOSED = 3;
+/** The sender (SO_PASSCRED), valid when flags has DGRAM_SENDER_KNOWN. */
+export const DGRAM_BATCH_PID = 4;
+export const DGRAM_BATCH_UID = 5;
+export const DGRAM_BATCH_GID = 6;
+/** The kernel said who sent the datagram. */
+export const DGRAM_SENDER_KNOWN = 4;
+
+/**
+ * Receives datagrams on a bound unix SOCK_DGRAM socket many at a time
+ * (recvmmsg), for payloads alone: fds sent along are closed by the addon and
+ * only counted. `buffer` is cut into meta.length / DGRAM_BATCH_FIELDS equal
+ * slots (at most 1024, each at most 65536 bytes; a longer datagram is cut
+ * and flagged DGRAM_NAME_TRUNCATED). onBatch(count) is called once per batch
+ * with count datagrams described in `meta` (DGRAM_BATCH_*); buffer and meta
+ * are reused for the next batch as soon as onBatch returns. An exception
+ * thrown by onBatch becomes an uncaught exception, and the rest of that poll
+ * round is deferred. Lifetime, close/ref/unref and onError as DgramReceiver.
+ */
+export class DgramBatchReceiver {
+  readonly #native: NativeReceiver;
+
+  /** Takes ownership of fd, as DgramReceiver does. */
+  constructor(fd: number, buffer: Uint8Array, meta: Uint32Array, onBatch: (count: number) => void, opts: Pick<DgramReceiverOptions, 'onError'> = {}) {
+    this.#native = new binding.DgramBatchReceiver(fd, buffer, meta, onBatch, opts.onError);
+  }
+
+  close(): void {
+    this.#native.close();
+  }
+
   unref(): void {
     this.#native.unref();
   }

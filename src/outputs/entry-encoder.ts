@@ -6,14 +6,16 @@
  * then, when the entry has them, the sender's fields, "severity" and
  * "facility", and the entry's meta fragment (syslog's fields, a rate limit's
  * report), stored in the ring as JSON already.
- * Consecutive entries read in one chunk share time and source, so the part of
- * the line before the message is built once per run of such entries.
+ * Consecutive entries read in one chunk (or received in one batch) share
+ * their time, so the time part of the line is built once per run of such
+ * entries; the source's part is copied from the source table's bytes.
  */
 import { MAX_ESCAPE_GROWTH, escapeJsonBytes } from '../entry/json-escape.js';
 import { formatRfc3339Nano } from '../entry/rfc3339.js';
 import { MAX_META, NONE, type Ring } from '../ring/ring.js';
 
 const SEQ_KEY = Buffer.from('","seq":');
+const MSG_KEY = Buffer.from('","msg":"');
 const SEVERITY_KEY = Buffer.from(',"severity":');
 const FACILITY_KEY = Buffer.from(',"facility":');
 /**
@@ -33,12 +35,14 @@ export interface Encoded {
 
 export class EntryEncoder {
   private readonly scratch: Buffer;
-  private headSec = -1;
-  private headNsec = -1;
+  private timeSec = -1;
+  private timeNsec = -1;
+  /** `{"time":"...","source":"` for timeSec/timeNsec. */
+  private timeHead: Buffer = Buffer.alloc(0);
   private headSource = -1;
   private headGeneration = -1;
-  private head: Buffer = Buffer.alloc(0);
-  /** The source's extra fields (its sender), written after seq. */
+  /** The source's name as JSON, and its extra fields (its sender), written after seq. */
+  private sourceJson: Buffer = Buffer.alloc(0);
   private extra: Buffer = Buffer.alloc(0);
 
   constructor(
@@ -74,9 +78,18 @@ export class EntryEncoder {
   private encodeOne(seq: number, pos: number): number {
     const ring = this.ring;
     const out = this.scratch;
-    const head = this.headFor(ring.sec(seq), ring.nsec(seq), ring.sourceId(seq));
-    for (let i = 0; i < head.length; i++) out[pos + i] = head[i];
-    pos += head.length;
+    const sec = ring.sec(seq);
+    const nsec = ring.nsec(seq);
+    if (sec !== this.timeSec || nsec !== this.timeNsec) this.setTime(sec, nsec);
+    this.setSource(ring.sourceId(seq));
+    const time = this.timeHead;
+    for (let i = 0; i < time.length; i++) out[pos + i] = time[i];
+    pos += time.length;
+    const name = this.sourceJson;
+    for (let i = 0; i < name.length; i++) out[pos + i] = name[i];
+    pos += name.length;
+    for (let i = 0; i < MSG_KEY.length; i++) out[pos + i] = MSG_KEY[i];
+    pos += MSG_KEY.length;
     const start = ring.offset(seq);
     pos = escapeJsonBytes(ring.bytesView, start, start + ring.length(seq), out, pos);
     for (let i = 0; i < SEQ_KEY.length; i++) out[pos + i] = SEQ_KEY[i];
@@ -96,30 +109,29 @@ export class EntryEncoder {
     }
     const metaLen = ring.metaLength(seq);
     if (metaLen > 0) {
-      ring.bytesView.copy(out, pos, start - metaLen, start);
-      pos += metaLen;
+      // A loop: meta fragments are short, and Buffer#copy makes a view per call.
+      const bytes = ring.bytesView;
+      for (let i = start - metaLen; i < start; i++) out[pos++] = bytes[i];
     }
     out[pos++] = 125; // }
     out[pos++] = 10; // \n
     return pos;
   }
 
-  private headFor(sec: number, nsec: number, sourceId: number): Buffer {
+  private setTime(sec: number, nsec: number): void {
+    this.timeHead = Buffer.from(`{"time":"${formatRfc3339Nano(sec, nsec)}","source":"`);
+    this.timeSec = sec;
+    this.timeNsec = nsec;
+  }
+
+  private setSource(sourceId: number): void {
     const sources = this.ring.sources;
-    if (sec !== this.headSec || nsec !== this.headNsec || sourceId !== this.headSource || sources.generation !== this.headGeneration) {
-      const source = sources.get(sourceId);
-      this.extra = source.extra;
-      this.head = Buffer.concat([
-        Buffer.from(`{"time":"${formatRfc3339Nano(sec, nsec)}","source":"`),
-        source.json,
-        Buffer.from('","msg":"'),
-      ]);
-      this.headSec = sec;
-      this.headNsec = nsec;
-      this.headSource = sourceId;
-      this.headGeneration = sources.generation;
-    }
-    return this.head;
+    if (sourceId === this.headSource && sources.generation === this.headGeneration) return;
+    const source = sources.get(sourceId);
+    this.sourceJson = source.json;
+    this.extra = source.extra;
+    this.headSource = sourceId;
+    this.headGeneration = sources.generation;
   }
 }
 

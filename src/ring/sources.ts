@@ -20,6 +20,8 @@ export interface Source {
   readonly json: Buffer;
 }
 
+const RECENT_SLOTS = 64;
+
 export class SourceTable {
   private readonly byName = new Map<string, Source>();
   private byId: (Source | undefined)[] = [];
@@ -27,6 +29,13 @@ export class SourceTable {
   private readonly freeIds: number[] = [];
   /** Goes up whenever an id is freed, so that caches keyed by id know to forget it. */
   generation = 0;
+  /**
+   * Sources with a sender lately acquired, by a hash of pid and name: a
+   * sender's next message finds its source without building the key string
+   * (syslog datagrams acquire once per message). A slot is trusted only while
+   * its source is still the one registered under its id.
+   */
+  private readonly recent: (Source | undefined)[] = new Array<Source | undefined>(RECENT_SLOTS).fill(undefined);
 
   /** Returns the source for a name, with one more reference held by the caller. */
   /**
@@ -35,7 +44,17 @@ export class SourceTable {
    * more reference held by the caller.
    */
   acquire(name: string, sender?: readonly [number, number, number]): Source {
-    const key = sender ? `${name}\0${sender.join('\0')}` : name;
+    let slot = -1;
+    if (sender) {
+      slot = (sender[0] ^ name.length) & (RECENT_SLOTS - 1);
+      const hit = this.recent[slot];
+      const from = hit?.sender;
+      if (hit !== undefined && from !== undefined && this.byId[hit.id] === hit && from.pid === sender[0] && from.uid === sender[1] && from.gid === sender[2] && hit.name === name) {
+        this.refs[hit.id]++;
+        return hit;
+      }
+    }
+    const key = sender ? `${name}\0${sender[0]}\0${sender[1]}\0${sender[2]}` : name;
     let source = this.byName.get(key);
     if (!source) {
       const id = this.freeIds.length > 0 ? (this.freeIds.pop() as number) : this.byId.length;
@@ -56,6 +75,7 @@ export class SourceTable {
       this.byName.set(key, source);
     }
     this.refs[source.id]++;
+    if (slot >= 0) this.recent[slot] = source;
     return source;
   }
 

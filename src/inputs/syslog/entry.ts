@@ -24,32 +24,71 @@ const MAX_SD = 4096;
 
 export type Transport = 'syslog' | 'syslog-stream';
 
+// Tags repeat (a sender's every message has its tag): their source names are kept, up to this many.
+const NAME_CACHE_MAX = 1024;
+const names = new Map<string, string>();
+
 /** The source name of a message: its tag, made safe (at most 512 bytes, no control characters), or `syslog`. */
 export function syslogSourceName(tag: string | undefined): string {
   if (tag === undefined || tag === '') return SYSLOG_SOURCE;
-  const bytes = Buffer.from(tag, 'utf8');
-  const truncated = bytes.length > MAX_NAME_BYTES;
-  return sourceName(truncated ? bytes.subarray(0, MAX_NAME_BYTES) : bytes, truncated).name;
+  let name = names.get(tag);
+  if (name === undefined) {
+    const bytes = Buffer.from(tag, 'utf8');
+    const truncated = bytes.length > MAX_NAME_BYTES;
+    name = sourceName(truncated ? bytes.subarray(0, MAX_NAME_BYTES) : bytes, truncated).name;
+    if (names.size >= NAME_CACHE_MAX) names.clear();
+    names.set(tag, name);
+  }
+  return name;
 }
 
 function field(key: string, value: string, max: number): string {
   return `,"${key}":${JSON.stringify(value.length > max ? value.slice(0, max) : value)}`;
 }
 
+/** A claimed pid as a number if it is 1 to 10 digits, else -1. */
+function claimedPid(pid: string): number {
+  if (pid.length > 10) return -1;
+  let n = 0;
+  for (let i = 0; i < pid.length; i++) {
+    const c = pid.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return pid.length > 0 ? n : -1;
+}
+
+// The last meta fragment made, and what it was made of: messages in a row
+// mostly share all of it (no host, the same second, a pid that is the sender's).
+let last = { transport: '', timestamp: '', hostname: '', pid: '', msgid: '', sd: '', meta: Buffer.alloc(0) };
+/** msg.pid as it shows in the meta: '' when absent or the sender's own. */
+const SAME_PID = '';
+
 /** The meta fragment of a message (sender: the kernel's pid, to tell a claimed pid that differs). */
 export function syslogMeta(msg: SyslogMessage, transport: Transport, senderPid: number | undefined): Buffer {
+  let pid = SAME_PID;
+  let claimed = -1;
+  if (msg.pid !== undefined) {
+    claimed = claimedPid(msg.pid);
+    if (claimed < 0 || claimed !== senderPid) pid = msg.pid;
+  }
+  // An absent field compares as '\0', which no parsed field can be (each is printable bytes).
+  const timestamp = msg.timestamp ?? '\0';
+  const hostname = msg.hostname ?? '\0';
+  const msgid = msg.msgid ?? '\0';
+  const sd = msg.sd ?? '\0';
+  if (last.transport === transport && last.timestamp === timestamp && last.hostname === hostname && last.pid === pid && last.msgid === msgid && last.sd === sd) return last.meta;
+
   let meta = `,"transport":"${transport}"`;
   if (msg.timestamp !== undefined) meta += field('timestamp', msg.timestamp, MAX_FIELD);
   if (msg.hostname !== undefined) meta += field('hostname', msg.hostname, MAX_FIELD);
-  if (msg.pid !== undefined) {
-    const claimed = /^[0-9]{1,10}$/.test(msg.pid) ? Number(msg.pid) : undefined;
-    if (claimed === undefined) meta += field('claimedPid', msg.pid, MAX_FIELD);
-    else if (claimed !== senderPid) meta += `,"claimedPid":${claimed}`;
-  }
+  if (pid !== SAME_PID) meta += claimed < 0 ? field('claimedPid', pid, MAX_FIELD) : `,"claimedPid":${claimed}`;
   if (msg.msgid !== undefined) meta += field('msgid', msg.msgid, MAX_FIELD);
   // Structured data too long to keep whole is left out rather than cut into something that does not parse.
   if (msg.sd !== undefined) meta += msg.sd.length <= MAX_SD ? field('sd', msg.sd, MAX_SD) : ',"sdOmitted":true';
-  return Buffer.from(meta);
+  const made = Buffer.from(meta);
+  last = { transport, timestamp, hostname, pid, msgid, sd, meta: made };
+  return made;
 }
 
 /**

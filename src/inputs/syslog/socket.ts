@@ -16,9 +16,24 @@
  * said in a memlogd entry at most once per kind every 10 s.
  */
 import net from 'node:net';
-import { closeQuietly } from '../../fds.js';
 import { clock } from '../../entry/clock.js';
-import { DgramReceiver, DGRAM_FDS_TRUNCATED, DGRAM_NAME_TRUNCATED, peerCred, type NativeSystemError, type Sender } from '../../native.js';
+import {
+  DgramBatchReceiver,
+  DGRAM_BATCH_FDS_CLOSED,
+  DGRAM_BATCH_FIELDS,
+  DGRAM_BATCH_FLAGS,
+  DGRAM_BATCH_GID,
+  DGRAM_BATCH_LENGTH,
+  DGRAM_BATCH_OFFSET,
+  DGRAM_BATCH_PID,
+  DGRAM_BATCH_UID,
+  DGRAM_FDS_TRUNCATED,
+  DGRAM_NAME_TRUNCATED,
+  DGRAM_SENDER_KNOWN,
+  peerCred,
+  type NativeSystemError,
+  type Sender,
+} from '../../native.js';
 import type { Ring } from '../../ring/ring.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { appendSyslog, type Transport } from './entry.js';
@@ -28,6 +43,8 @@ import { parseSyslog } from './parse.js';
 /** Longest datagram or framed message read; the message kept is cut to -max-line-len. */
 export const MAX_SYSLOG_MESSAGE = 65536;
 const REFUSAL_LOG_MS = 10_000;
+/** Datagrams read per batch (recvmmsg): a 4 MiB buffer, one 64 KiB slot each. */
+const BATCH_SLOTS = 64;
 
 export interface SyslogOptions {
   maxLineLen: number;
@@ -50,7 +67,11 @@ const REFUSAL_TEXT: Record<Refusal, string> = {
 };
 
 export class SyslogInput {
-  private receiver: DgramReceiver | undefined;
+  private receiver: DgramBatchReceiver | undefined;
+  private batchBuf: Buffer | undefined;
+  private readonly batchMeta = new Uint32Array(BATCH_SLOTS * DGRAM_BATCH_FIELDS);
+  /** The last datagram's sender, reused while the next one's is the same (a sender sends many). */
+  private lastSender: Sender | undefined;
   private server: net.Server | undefined;
   private readonly connections = new Set<net.Socket>();
   /** Messages taken into the ring, and dropped by the rate limit, by transport. */
@@ -66,7 +87,9 @@ export class SyslogInput {
 
   /** Starts reading a bound SOCK_DGRAM fd (it becomes the receiver's). */
   listenDatagrams(fd: number): void {
-    this.receiver = new DgramReceiver(fd, MAX_SYSLOG_MESSAGE, (payload, fds, flags, sender) => this.onDatagram(payload, fds, flags, sender), {
+    const buf = Buffer.allocUnsafeSlow(BATCH_SLOTS * MAX_SYSLOG_MESSAGE);
+    this.batchBuf = buf;
+    this.receiver = new DgramBatchReceiver(fd, buf, this.batchMeta, (count) => this.onBatch(buf, count), {
       onError: (err) => this.opts.onFailure(err),
     });
   }
@@ -84,21 +107,39 @@ export class SyslogInput {
     this.server = server;
   }
 
-  private onDatagram(payload: Buffer, fds: number[], flags: number, sender?: Sender): void {
-    if (fds.length > 0 || flags & DGRAM_FDS_TRUNCATED) {
-      for (const fd of fds) closeQuietly(fd);
-      this.received.fdsClosed += fds.length;
-      this.refuse('fds');
-    }
-    if (payload.length === 0) {
-      this.refuse('empty');
-      return;
-    }
-    if (flags & DGRAM_NAME_TRUNCATED) this.received.truncated++;
-    this.received.datagrams++;
+  /** A batch of datagrams, all stamped with one receipt time. */
+  private onBatch(buf: Buffer, count: number): void {
+    const meta = this.batchMeta;
     clock.read();
-    this.take(payload, 0, payload.length, 'syslog', sender, clock.sec, clock.nsec);
-    this.opts.onData();
+    const sec = clock.sec;
+    const nsec = clock.nsec;
+    for (let i = 0, m = 0; i < count; i++, m += DGRAM_BATCH_FIELDS) {
+      const flags = meta[m + DGRAM_BATCH_FLAGS];
+      const fdsClosed = meta[m + DGRAM_BATCH_FDS_CLOSED];
+      if (fdsClosed > 0 || flags & DGRAM_FDS_TRUNCATED) {
+        this.received.fdsClosed += fdsClosed;
+        this.refuse('fds');
+      }
+      const len = meta[m + DGRAM_BATCH_LENGTH];
+      if (len === 0) {
+        this.refuse('empty');
+        continue;
+      }
+      if (flags & DGRAM_NAME_TRUNCATED) this.received.truncated++;
+      this.received.datagrams++;
+      const start = meta[m + DGRAM_BATCH_OFFSET];
+      this.take(buf, start, start + len, 'syslog', flags & DGRAM_SENDER_KNOWN ? this.sender(meta, m) : undefined, sec, nsec);
+    }
+    if (count > 0) this.opts.onData();
+  }
+
+  private sender(meta: Uint32Array, m: number): Sender {
+    const pid = meta[m + DGRAM_BATCH_PID];
+    const uid = meta[m + DGRAM_BATCH_UID];
+    const gid = meta[m + DGRAM_BATCH_GID];
+    const last = this.lastSender;
+    if (last !== undefined && last[0] === pid && last[1] === uid && last[2] === gid) return last;
+    return (this.lastSender = [pid, uid, gid]);
   }
 
   private take(buf: Uint8Array, start: number, end: number, transport: Transport, sender: Sender | undefined, sec: number, nsec: number): void {
