@@ -15,10 +15,8 @@
  * Every entry gets a sequence number, increasing by one per entry for the life
  * of the ring; readers (dumps, followers) are just cursors over those numbers.
  */
+import { EvictionLog } from './eviction-log.js';
 import type { SourceTable } from './sources.js';
-
-/** Runs of dropped entries remembered for loss reports. */
-const EVICTION_RUNS = 4096;
 
 /** Severity or facility not known. */
 export const NONE = 255;
@@ -66,17 +64,8 @@ export class Ring {
   evicted = 0;
   /** Message bytes appended, for the life of the ring. */
   appendedBytes = 0;
-  /**
-   * Who the dropped entries belonged to, as runs of one source (a flood from
-   * one source is one run), so that a reader that lost entries can be told
-   * whose. A bounded log: each run holds a reference to its source, so the
-   * source's name outlives its entries for as long as the run is kept.
-   */
-  private readonly runSource = new Int32Array(EVICTION_RUNS);
-  private readonly runFirst = new Float64Array(EVICTION_RUNS);
-  private readonly runCount = new Float64Array(EVICTION_RUNS);
-  private runHead = 0; // index of the oldest run
-  private runs = 0;
+  /** Whose entries were dropped, for loss reports. */
+  private readonly evictions: EvictionLog;
   /** Per source id: entries and message bytes held (for status), grown as ids grow. */
   private heldEntries = new Float64Array(64);
   private heldBytes = new Float64Array(64);
@@ -87,6 +76,7 @@ export class Ring {
   ) {
     if (!(opts.maxLines >= 1)) throw new RangeError('the ring needs room for at least one line');
     this.maxLines = opts.maxLines;
+    this.evictions = new EvictionLog(sources);
     this.capacity = Math.max(opts.maxBytes, opts.maxLineLen, 1);
     // allocUnsafeSlow: a dedicated, untouched allocation; pages become resident only as they fill.
     this.arena = Buffer.allocUnsafeSlow(this.capacity);
@@ -233,22 +223,7 @@ export class Ring {
     this.bytesHeld -= bytes;
     this.heldEntries[sourceId]--;
     this.heldBytes[sourceId] -= bytes;
-    const last = (this.runHead + this.runs - 1) % EVICTION_RUNS;
-    if (this.runs > 0 && this.runSource[last] === sourceId) {
-      this.runCount[last]++;
-    } else {
-      if (this.runs === EVICTION_RUNS) {
-        this.sources.release(this.runSource[this.runHead]);
-        this.runHead = (this.runHead + 1) % EVICTION_RUNS;
-        this.runs--;
-      }
-      const i = (this.runHead + this.runs) % EVICTION_RUNS;
-      this.runSource[i] = sourceId;
-      this.runFirst[i] = this.firstSeq;
-      this.runCount[i] = 1;
-      this.runs++;
-      this.sources.retain(sourceId); // held by the run
-    }
+    this.evictions.add(sourceId, this.firstSeq);
     this.sources.release(sourceId); // no longer held by the entry
     this.firstSeq++;
     this.evicted++;
@@ -260,23 +235,9 @@ export class Ring {
     if (this.firstSeq === this.nextSeq) this.timeRuns = 0;
   }
 
-  /**
-   * Whose entries were dropped between sequence numbers from (inclusive) and
-   * to (exclusive): counts per source name, and how many are too old to say.
-   */
+  /** Whose entries were dropped between sequence numbers from (inclusive) and to (exclusive). */
   dropped(from: number, to: number): { bySource: Map<string, number>; unknown: number } {
-    const bySource = new Map<string, number>();
-    let known = 0;
-    for (let k = 0; k < this.runs; k++) {
-      const i = (this.runHead + k) % EVICTION_RUNS;
-      const start = Math.max(from, this.runFirst[i]);
-      const end = Math.min(to, this.runFirst[i] + this.runCount[i]);
-      if (end <= start) continue;
-      const name = this.sources.get(this.runSource[i]).name;
-      bySource.set(name, (bySource.get(name) ?? 0) + end - start);
-      known += end - start;
-    }
-    return { bySource, unknown: to - from - known };
+    return this.evictions.dropped(from, to);
   }
 
   // Readers: valid for first <= seq < next.

@@ -68,7 +68,6 @@ const REFUSAL_TEXT: Record<Refusal, string> = {
 
 export class SyslogInput {
   private receiver: DgramBatchReceiver | undefined;
-  private batchBuf: Buffer | undefined;
   private readonly batchMeta = new Uint32Array(BATCH_SLOTS * DGRAM_BATCH_FIELDS);
   /** The last datagram's sender, reused while the next one's is the same (a sender sends many). */
   private lastSender: Sender | undefined;
@@ -88,7 +87,6 @@ export class SyslogInput {
   /** Starts reading a bound SOCK_DGRAM fd (it becomes the receiver's). */
   listenDatagrams(fd: number): void {
     const buf = Buffer.allocUnsafeSlow(BATCH_SLOTS * MAX_SYSLOG_MESSAGE);
-    this.batchBuf = buf;
     this.receiver = new DgramBatchReceiver(fd, buf, this.batchMeta, (count) => this.onBatch(buf, count), {
       onError: (err) => this.opts.onFailure(err),
     });
