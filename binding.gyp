@@ -7,6 +7,7 @@
         "native/lifetime.c",
         "native/functions.c",
         "native/send.c",
+        "native/polled.c",
         "native/receiver.c",
         "native/batch_receiver.c",
         "native/stream_set.c",

@@ -30,9 +30,7 @@
 #define FLAG_SENDER_KNOWN 4
 
 typedef struct breceiver {
-  life life; /* first: what the JS object wraps */
-  uv_poll_t poll;
-  int fd; /* closed with the handle; -1 if a failed constructor leaves it to the caller */
+  polled p; /* first: what the JS object wraps */
   uint8_t *buf;    /* JS's (kept alive by buf_ref) */
   uint32_t *meta;  /* JS's (kept alive by meta_ref) */
   size_t slots, slot_len;
@@ -48,18 +46,8 @@ typedef struct breceiver {
 /* ------------------------------------------------------------------------ */
 /* Lifetime (see life in internal.h)                                         */
 
-static void on_close(uv_handle_t *h) {
-  breceiver *r = h->data;
-  if (r->fd >= 0) close(r->fd);
-  r->fd = -1;
-  life_handle_closed(&r->life);
-}
-
 static void breceiver_stop(life *l) {
-  breceiver *r = (breceiver *)l;
-  if (r->poll.data == NULL || uv_is_closing((uv_handle_t *)&r->poll)) return;
-  uv_poll_stop(&r->poll);
-  uv_close((uv_handle_t *)&r->poll, on_close);
+  polled_stop(&((breceiver *)l)->p);
 }
 
 static void breceiver_release(life *l) {
@@ -89,13 +77,13 @@ static const life_ops breceiver_ops = {breceiver_stop, breceiver_release, brecei
 
 /* Calls onBatch(count). Returns false to end this poll round. */
 static bool deliver(breceiver *r, size_t count) {
-  napi_env env = r->life.env;
+  napi_env env = r->p.life.env;
   napi_handle_scope scope;
   napi_value cb = NULL, arg;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
   bool ok = napi_get_reference_value(env, r->on_batch, &cb) == napi_ok && cb != NULL &&
             napi_create_uint32(env, (uint32_t)count, &arg) == napi_ok;
-  napi_status st = ok ? life_call(&r->life, cb, 1, &arg) : napi_generic_failure;
+  napi_status st = ok ? life_call(&r->p.life, cb, 1, &arg) : napi_generic_failure;
   if (st != napi_ok) surface_exception(env);
   napi_close_handle_scope(env, scope);
   return st == napi_ok;
@@ -103,26 +91,7 @@ static bool deliver(breceiver *r, size_t count) {
 
 /* Stops receiving for good and tells JS (see fail in receiver.c). */
 static void fail(breceiver *r, int err, const char *syscall) {
-  napi_env env = r->life.env;
-  napi_handle_scope scope;
-  napi_value cb = NULL, error;
-  char what[32];
-  uv_poll_stop(&r->poll);
-  r->life.state = LIFE_FAILED;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) {
-    napi_fatal_error("memlog DgramBatchReceiver", NAPI_AUTO_LENGTH, "cannot report a receive error", NAPI_AUTO_LENGTH);
-    return;
-  }
-  snprintf(what, sizeof what, "fd %d", r->fd);
-  error = sys_error(env, err, syscall, what, false);
-  if (error == NULL) {
-    surface_exception(env);
-  } else if (r->on_error != NULL && napi_get_reference_value(env, r->on_error, &cb) == napi_ok && cb != NULL) {
-    if (life_call(&r->life, cb, 1, &error) != napi_ok) surface_exception(env);
-  } else {
-    napi_fatal_exception(env, error);
-  }
-  napi_close_handle_scope(env, scope);
+  polled_fail(&r->p, r->on_error, err, syscall, "memlog DgramBatchReceiver");
 }
 
 /* One recvmmsg: how many datagrams it took (their meta filled in), 0 for none, -1 after fail(). */
@@ -140,7 +109,7 @@ static int receive_batch(breceiver *r) {
   }
   int n;
   do {
-    n = recvmmsg(r->fd, r->msgs, (unsigned)r->slots, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
+    n = recvmmsg(r->p.fd, r->msgs, (unsigned)r->slots, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
   } while (n < 0 && (errno == EINTR || errno == ECONNREFUSED || errno == ECONNRESET || errno == ETIMEDOUT));
   if (n < 0) {
     int e = errno;
@@ -176,22 +145,9 @@ static int receive_batch(breceiver *r) {
 static void on_poll(uv_poll_t *h, int status, int events) {
   (void)events;
   breceiver *r = h->data;
-  if (r->life.state != LIFE_OPEN) return;
-  if (status < 0) {
-    /* libuv reports POLLERR this way and has stopped the handle. If the
-     * socket merely had a pending error, clear it and keep going. */
-    int e = dgram_clear_error(r->fd);
-    if (e != 0) {
-      fail(r, e, "getsockopt");
-      return;
-    }
-    int rc = uv_poll_start(&r->poll, UV_READABLE, on_poll);
-    if (rc < 0) {
-      fail(r, -rc, "uv_poll_start");
-      return;
-    }
-  }
-  for (int b = 0; b < BATCHES_PER_ROUND && r->life.state == LIFE_OPEN; b++) {
+  if (r->p.life.state != LIFE_OPEN) return;
+  if (status < 0 && !polled_recover(&r->p, on_poll, r->on_error, "memlog DgramBatchReceiver")) return;
+  for (int b = 0; b < BATCHES_PER_ROUND && r->p.life.state == LIFE_OPEN; b++) {
     int n = receive_batch(r);
     if (n <= 0) break;
     if (!deliver(r, (size_t)n)) break;
@@ -224,7 +180,6 @@ static napi_value breceiver_ctor(napi_env env, napi_callback_info info) {
   bool present, has_on_error = false;
   void *bdata, *mdata;
   size_t blen, mlen, ctrl_len;
-  uv_loop_t *loop;
 
   if (!get_args(env, info, 5, argv, &self)) return NULL;
   if (napi_get_new_target(env, info, &new_target) != napi_ok || new_target == NULL) {
@@ -249,17 +204,13 @@ static napi_value breceiver_ctor(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (!dgram_prepare_socket(env, fd, MAX_FDS_PER_MSG, &ctrl_len)) return NULL;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
-    ensure_exception(env);
-    return NULL;
-  }
 
   breceiver *r = calloc(1, sizeof *r);
   if (r == NULL) {
     throw_sys(env, ENOMEM, "malloc", NULL, false);
     return NULL;
   }
-  r->fd = -1; /* the caller's until the handle is started */
+  r->p.fd = -1; /* the caller's until the handle is started */
   r->buf = bdata;
   r->meta = mdata;
   r->slots = slots;
@@ -271,12 +222,12 @@ static napi_value breceiver_ctor(napi_env env, napi_callback_info info) {
   r->ctrl = malloc(slots * ctrl_len);
   r->fds = malloc(r->fds_cap * sizeof(int));
   if (r->msgs == NULL || r->iovs == NULL || r->ctrl == NULL || r->fds == NULL) {
-    breceiver_destroy(&r->life);
+    breceiver_destroy(&r->p.life);
     throw_sys(env, ENOMEM, "malloc", NULL, false);
     return NULL;
   }
-  if (!life_start(&r->life, env, &breceiver_ops, self, "memlog:DgramBatchReceiver")) {
-    breceiver_destroy(&r->life);
+  if (!life_start(&r->p.life, env, &breceiver_ops, self, "memlog:DgramBatchReceiver")) {
+    breceiver_destroy(&r->p.life);
     return NULL;
   }
   /* From here on a failure closes the object; its finalizer frees it. */
@@ -285,60 +236,12 @@ static napi_value breceiver_ctor(napi_env env, napi_callback_info info) {
       napi_create_reference(env, argv[3], 1, &r->on_batch) != napi_ok ||
       (has_on_error && napi_create_reference(env, argv[4], 1, &r->on_error) != napi_ok)) {
     ensure_exception(env);
-    life_close(&r->life);
+    life_close(&r->p.life);
     return NULL;
   }
-  int rc = uv_poll_init(loop, &r->poll, fd);
-  if (rc < 0) {
-    life_close(&r->life);
-    throw_sys_fd(env, -rc, "uv_poll_init", fd);
-    return NULL;
-  }
-  r->poll.data = r;
-  life_handle_opened(&r->life);
-  rc = uv_poll_start(&r->poll, UV_READABLE, on_poll);
-  if (rc < 0) {
-    life_close(&r->life); /* the handle closes; the fd stays the caller's as we throw */
-    throw_sys_fd(env, -rc, "uv_poll_start", fd);
-    return NULL;
-  }
-  r->fd = fd;
-  return self;
-}
-
-static breceiver *breceiver_of(napi_env env, napi_callback_info info) {
-  napi_value self;
-  if (napi_get_cb_info(env, info, NULL, NULL, &self, NULL) != napi_ok) {
-    ensure_exception(env);
-    return NULL;
-  }
-  return (breceiver *)life_unwrap(env, self, "DgramBatchReceiver");
-}
-
-/* Stops receiving and closes the fd (when the handle has closed). Idempotent. */
-static napi_value breceiver_close(napi_env env, napi_callback_info info) {
-  breceiver *r = breceiver_of(env, info);
-  if (r != NULL) life_close(&r->life);
-  return NULL;
-}
-
-static napi_value breceiver_unref(napi_env env, napi_callback_info info) {
-  breceiver *r = breceiver_of(env, info);
-  if (r != NULL && r->life.state != LIFE_CLOSED) uv_unref((uv_handle_t *)&r->poll);
-  return NULL;
-}
-
-static napi_value breceiver_ref(napi_env env, napi_callback_info info) {
-  breceiver *r = breceiver_of(env, info);
-  if (r != NULL && r->life.state != LIFE_CLOSED) uv_ref((uv_handle_t *)&r->poll);
-  return NULL;
+  return polled_start(env, &r->p, fd, on_poll) ? self : NULL;
 }
 
 bool define_batch_receiver(napi_env env, napi_value exports) {
-  napi_property_descriptor methods[] = {
-      {"close", NULL, breceiver_close, NULL, NULL, NULL, napi_default_method, NULL},
-      {"unref", NULL, breceiver_unref, NULL, NULL, NULL, napi_default_method, NULL},
-      {"ref", NULL, breceiver_ref, NULL, NULL, NULL, napi_default_method, NULL},
-  };
-  return export_class(env, exports, "DgramBatchReceiver", breceiver_ctor, methods, sizeof methods / sizeof methods[0]);
+  return export_polled_class(env, exports, "DgramBatchReceiver", breceiver_ctor);
 }

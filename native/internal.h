@@ -128,6 +128,31 @@ bool export_class(napi_env env, napi_value exports, const char *name, napi_callb
                   const napi_property_descriptor *methods, size_t nmethods);
 
 /* ------------------------------------------------------------------------ */
+/* polled.c: an object that watches one fd with a uv_poll_t                  */
+
+/* The head of DgramReceiver and DgramBatchReceiver. */
+typedef struct polled {
+  life life; /* first: what the JS object wraps */
+  uv_poll_t poll;
+  int fd; /* closed with the handle; -1 if a failed constructor leaves it to the caller */
+} polled;
+
+/* Starts watching fd for reading (after life_start): on success p->fd is fd;
+ * on failure the object is closed, the fd stays the caller's, an exception is
+ * pending and it returns false. */
+bool polled_start(napi_env env, polled *p, int fd, uv_poll_cb on_poll);
+/* life_ops.stop for such an object: stops watching; the fd closes with the handle. */
+void polled_stop(polled *p);
+/* Stops watching for good and tells JS: on_error(error) if given, else an
+ * uncaught exception. The fd stays open until close(). who names the class. */
+void polled_fail(polled *p, napi_ref on_error, int err, const char *syscall, const char *who);
+/* After a poll callback's status < 0: clears a pending socket error and
+ * watches again; false (JS told, as polled_fail) if the fd cannot go on. */
+bool polled_recover(polled *p, uv_poll_cb on_poll, napi_ref on_error, const char *who);
+/* Defines class `name` with the methods close(), unref() and ref(). */
+bool export_polled_class(napi_env env, napi_value exports, const char *name, napi_callback ctor);
+
+/* ------------------------------------------------------------------------ */
 /* receiver.c: what DgramReceiver and DgramBatchReceiver share               */
 
 /* The sender of one datagram (SO_PASSCRED), if the kernel said. */

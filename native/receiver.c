@@ -30,9 +30,7 @@
 #endif
 
 typedef struct receiver {
-  life life; /* first: what the JS object wraps */
-  uv_poll_t poll;
-  int fd; /* closed with the handle; -1 if a failed constructor leaves it to the caller */
+  polled p; /* first: what the JS object wraps */
   size_t max_name;
   char *name_buf;
   void *ctrl_buf; /* malloc'd, so suitably aligned for struct cmsghdr */
@@ -45,19 +43,8 @@ typedef struct receiver {
 /* ------------------------------------------------------------------------ */
 /* Lifetime (see life in internal.h)                                         */
 
-static void on_close(uv_handle_t *h) {
-  receiver *r = h->data;
-  if (r->fd >= 0) close(r->fd);
-  r->fd = -1;
-  life_handle_closed(&r->life);
-}
-
 static void receiver_stop(life *l) {
-  receiver *r = (receiver *)l;
-  /* The handle's data is set once it is initialised. */
-  if (r->poll.data == NULL || uv_is_closing((uv_handle_t *)&r->poll)) return;
-  uv_poll_stop(&r->poll);
-  uv_close((uv_handle_t *)&r->poll, on_close);
+  polled_stop(&((receiver *)l)->p);
 }
 
 static void receiver_release(life *l) {
@@ -115,7 +102,7 @@ size_t dgram_take_cmsgs(struct msghdr *msg, int *fds, size_t cap, sender *from) 
 
 /* Hands one datagram to JS. Returns false to end this poll round. */
 static bool deliver(receiver *r, size_t len, int flags, size_t nfds, const sender *from) {
-  napi_env env = r->life.env;
+  napi_env env = r->p.life.env;
   napi_handle_scope scope;
   napi_value cb = NULL, argv[4];
   bool ok = true;
@@ -150,7 +137,7 @@ static bool deliver(receiver *r, size_t len, int flags, size_t nfds, const sende
     return false;
   }
 
-  napi_status st = life_call(&r->life, cb, 4, argv);
+  napi_status st = life_call(&r->p.life, cb, 4, argv);
   if (st != napi_ok) {
     /* With an exception pending the callback ran (and threw): the fds are
      * JS's now. Without one, JS could not be entered: they are still ours. */
@@ -165,26 +152,7 @@ static bool deliver(receiver *r, size_t len, int flags, size_t nfds, const sende
  * exception if nobody listens. The fd stays open until close().
  */
 static void fail(receiver *r, int err, const char *syscall) {
-  napi_env env = r->life.env;
-  napi_handle_scope scope;
-  napi_value cb = NULL, error;
-  char what[32];
-  uv_poll_stop(&r->poll);
-  r->life.state = LIFE_FAILED;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) {
-    napi_fatal_error("memlog DgramReceiver", NAPI_AUTO_LENGTH, "cannot report a receive error", NAPI_AUTO_LENGTH);
-    return;
-  }
-  snprintf(what, sizeof what, "fd %d", r->fd);
-  error = sys_error(env, err, syscall, what, false);
-  if (error == NULL) {
-    surface_exception(env);
-  } else if (r->on_error != NULL && napi_get_reference_value(env, r->on_error, &cb) == napi_ok && cb != NULL) {
-    if (life_call(&r->life, cb, 1, &error) != napi_ok) surface_exception(env);
-  } else {
-    napi_fatal_exception(env, error);
-  }
-  napi_close_handle_scope(env, scope);
+  polled_fail(&r->p, r->on_error, err, syscall, "memlog DgramReceiver");
 }
 
 bool dgram_recv_error_is_fatal(int e) {
@@ -204,23 +172,10 @@ int dgram_clear_error(int fd) {
 static void on_poll(uv_poll_t *h, int status, int events) {
   (void)events;
   receiver *r = h->data;
-  if (r->life.state != LIFE_OPEN) return;
-  if (status < 0) {
-    /* libuv reports POLLERR this way and has stopped the handle. If the
-     * socket merely had a pending error, clear it and keep going. */
-    int e = dgram_clear_error(r->fd);
-    if (e != 0) {
-      fail(r, e, "getsockopt");
-      return;
-    }
-    int rc = uv_poll_start(&r->poll, UV_READABLE, on_poll);
-    if (rc < 0) {
-      fail(r, -rc, "uv_poll_start");
-      return;
-    }
-  }
+  if (r->p.life.state != LIFE_OPEN) return;
+  if (status < 0 && !polled_recover(&r->p, on_poll, r->on_error, "memlog DgramReceiver")) return;
 
-  for (int i = 0; i < DGRAMS_PER_ROUND && r->life.state == LIFE_OPEN; i++) {
+  for (int i = 0; i < DGRAMS_PER_ROUND && r->p.life.state == LIFE_OPEN; i++) {
     struct iovec iov = {.iov_base = r->name_buf, .iov_len = r->max_name};
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
@@ -229,7 +184,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     msg.msg_control = r->ctrl_buf;
     msg.msg_controllen = r->ctrl_len;
 
-    ssize_t n = recvmsg(r->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    ssize_t n = recvmsg(r->p.fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0) {
       int e = errno;
       if (e == EINTR || e == ECONNREFUSED || e == ECONNRESET || e == ETIMEDOUT) continue;
@@ -298,7 +253,6 @@ static napi_value receiver_ctor(napi_env env, napi_callback_info info) {
   int64_t max_name, max_fds = MAX_FDS_PER_MSG;
   bool present;
   size_t ctrl_len;
-  uv_loop_t *loop;
 
   if (!get_args(env, info, 5, argv, &self)) return NULL;
   if (napi_get_new_target(env, info, &new_target) != napi_ok || new_target == NULL) {
@@ -317,17 +271,13 @@ static napi_value receiver_ctor(napi_env env, napi_callback_info info) {
   bool has_on_error = false;
   if (!get_function(env, argv[4], "onError", true, &has_on_error)) return NULL;
   if (!dgram_prepare_socket(env, fd, max_fds, &ctrl_len)) return NULL;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
-    ensure_exception(env);
-    return NULL;
-  }
 
   receiver *r = calloc(1, sizeof *r);
   if (r == NULL) {
     throw_sys(env, ENOMEM, "malloc", NULL, false);
     return NULL;
   }
-  r->fd = -1; /* the caller's until the handle is started */
+  r->p.fd = -1; /* the caller's until the handle is started */
   r->max_name = (size_t)max_name;
   r->ctrl_len = ctrl_len;
   r->fds_cap = ctrl_len / sizeof(int);
@@ -335,72 +285,24 @@ static napi_value receiver_ctor(napi_env env, napi_callback_info info) {
   r->ctrl_buf = malloc(ctrl_len);
   r->fds = malloc(r->fds_cap * sizeof(int));
   if (r->name_buf == NULL || r->ctrl_buf == NULL || r->fds == NULL) {
-    receiver_destroy(&r->life);
+    receiver_destroy(&r->p.life);
     throw_sys(env, ENOMEM, "malloc", NULL, false);
     return NULL;
   }
-  if (!life_start(&r->life, env, &receiver_ops, self, "memlog:DgramReceiver")) {
-    receiver_destroy(&r->life);
+  if (!life_start(&r->p.life, env, &receiver_ops, self, "memlog:DgramReceiver")) {
+    receiver_destroy(&r->p.life);
     return NULL;
   }
   /* From here on a failure closes the object; its finalizer frees it. */
   if (napi_create_reference(env, argv[2], 1, &r->on_datagram) != napi_ok ||
       (has_on_error && napi_create_reference(env, argv[4], 1, &r->on_error) != napi_ok)) {
     ensure_exception(env);
-    life_close(&r->life);
+    life_close(&r->p.life);
     return NULL;
   }
-  int rc = uv_poll_init(loop, &r->poll, fd);
-  if (rc < 0) {
-    life_close(&r->life);
-    throw_sys_fd(env, -rc, "uv_poll_init", fd);
-    return NULL;
-  }
-  r->poll.data = r;
-  life_handle_opened(&r->life);
-  rc = uv_poll_start(&r->poll, UV_READABLE, on_poll);
-  if (rc < 0) {
-    life_close(&r->life); /* the handle closes; the fd stays the caller's as we throw */
-    throw_sys_fd(env, -rc, "uv_poll_start", fd);
-    return NULL;
-  }
-  r->fd = fd;
-  return self;
-}
-
-static receiver *receiver_of(napi_env env, napi_callback_info info) {
-  napi_value self;
-  if (napi_get_cb_info(env, info, NULL, NULL, &self, NULL) != napi_ok) {
-    ensure_exception(env);
-    return NULL;
-  }
-  return (receiver *)life_unwrap(env, self, "DgramReceiver");
-}
-
-/* Stops receiving and closes the fd (when the handle has closed). Idempotent. */
-static napi_value receiver_close(napi_env env, napi_callback_info info) {
-  receiver *r = receiver_of(env, info);
-  if (r != NULL) life_close(&r->life);
-  return NULL;
-}
-
-static napi_value receiver_unref(napi_env env, napi_callback_info info) {
-  receiver *r = receiver_of(env, info);
-  if (r != NULL && r->life.state != LIFE_CLOSED) uv_unref((uv_handle_t *)&r->poll);
-  return NULL;
-}
-
-static napi_value receiver_ref(napi_env env, napi_callback_info info) {
-  receiver *r = receiver_of(env, info);
-  if (r != NULL && r->life.state != LIFE_CLOSED) uv_ref((uv_handle_t *)&r->poll);
-  return NULL;
+  return polled_start(env, &r->p, fd, on_poll) ? self : NULL;
 }
 
 bool define_receiver(napi_env env, napi_value exports) {
-  napi_property_descriptor methods[] = {
-      {"close", NULL, receiver_close, NULL, NULL, NULL, napi_default_method, NULL},
-      {"unref", NULL, receiver_unref, NULL, NULL, NULL, napi_default_method, NULL},
-      {"ref", NULL, receiver_ref, NULL, NULL, NULL, napi_default_method, NULL},
-  };
-  return export_class(env, exports, "DgramReceiver", receiver_ctor, methods, sizeof methods / sizeof methods[0]);
+  return export_polled_class(env, exports, "DgramReceiver", receiver_ctor);
 }
