@@ -44,7 +44,8 @@ function time(flag: string, text: string | undefined, nowMs: number): Instant | 
   }
 }
 
-function sources(values: readonly string[]): { include: string[]; exclude: string[] } {
+/** -source flags, checked: globs to include, and '!' globs to exclude. */
+export function sourceFlags(values: readonly string[]): { include: string[]; exclude: string[] } {
   if (values.length > MAX_GLOBS) throw new InvalidValueError('source', values[MAX_GLOBS], `at most ${MAX_GLOBS} -source flags`);
   for (const v of values) {
     try {
@@ -55,6 +56,13 @@ function sources(values: readonly string[]): { include: string[]; exclude: strin
     }
   }
   return splitSourceFlags(values);
+}
+
+/** -p LEVEL, checked: 0-7. */
+export function priorityFlag(text: string): number {
+  const level = parseLevel(text);
+  if (level === undefined) throw new InvalidValueError('p', text, `unknown level: give ${LEVEL_NAMES.join(', ')}, or 0-7`);
+  return level;
 }
 
 function logDir(text: string | undefined): string | undefined {
@@ -72,7 +80,7 @@ function logDir(text: string | undefined): string | undefined {
 
 /** The options the flags ask for; nowMs anchors relative times (`-15m`, `today`). */
 export function logreadOptions(values: LogreadFlagValues, nowMs = Date.now()): Omit<LogreadOptions, 'out' | 'warn'> {
-  const { include, exclude } = sources(values.source ?? []);
+  const { include, exclude } = sourceFlags(values.source ?? []);
   const since = time('since', values.since, nowMs);
   const until = time('until', values.until, nowMs);
   if (since && until && compareInstants(since, until) > 0) {
@@ -89,11 +97,7 @@ export function logreadOptions(values: LogreadFlagValues, nowMs = Date.now()): O
     filter.grep = values.grep;
     if (values.i) filter.ignoreCase = true;
   }
-  if (values.p !== undefined) {
-    const level = parseLevel(values.p);
-    if (level === undefined) throw new InvalidValueError('p', values.p, `unknown level: give ${LEVEL_NAMES.join(', ')}, or 0-7`);
-    filter.priority = level;
-  }
+  if (values.p !== undefined) filter.priority = priorityFlag(values.p);
   const format = values.o ?? 'short';
   if (!isOutputFormat(format)) throw new InvalidValueError('o', format, `unknown format: give ${OUTPUT_FORMATS.join(', ')}`);
   if (values.daemon !== undefined) {

@@ -7,6 +7,7 @@ import { persisterMain } from './persister.js';
 import { bundleMain } from './bundle.js';
 import { initMain } from './init.js';
 import { statusMain } from './status.js';
+import { FORWARD_SYNOPSIS, forwardMain } from './forward.js';
 import type { Main } from './run.js';
 
 const COMMANDS: Record<string, { main: (argv: string[], synopsis: string) => Promise<number | undefined>; synopsis: string; help: string }> = {
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, { main: (argv: string[], synopsis: string) => Pro
   init: { main: initMain, synopsis: 'memlog init [-stop-after SECONDS] CONFIG.yml', help: 'boot: memlogd first, then on-boot actions and services wired to it' },
   status: { main: statusMain, synopsis: 'memlog status [-socket PATH]', help: "memlogd's ring, streams (with who sent them) and clients, as JSON" },
   write: { main: persisterMain, synopsis: 'memlog write [-socket PATH] [-log-dir DIR] [flags]', help: 'persist the ring to one file per source, with rotation (logwrite)' },
+  forward: { main: forwardMain, synopsis: FORWARD_SYNOPSIS, help: 'send every entry to syslog (tcp, tls, relp, udp) or OTLP receivers, resuming after any restart' },
   bundle: { main: bundleMain, synopsis: 'memlog bundle -o FILE [-socket PATH] [-log-dir DIR] [-config FILE] [-kmsg PATH]', help: 'write a diagnostics .tar.gz: the ring, log files, kernel log, summary' },
 };
 

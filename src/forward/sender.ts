@@ -72,6 +72,8 @@ export interface SenderOptions {
   tls: TlsOptions;
   /** Bound on connecting (and on a RELP open / TLS handshake), in ms. */
   connectTimeoutMs: number;
+  /** RELP only: entries unacknowledged at once (-relp-window; the sender's default when undefined). */
+  relpWindow?: number;
 }
 
 export type SenderFactory = (opts: SenderOptions) => Sender;

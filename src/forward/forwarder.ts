@@ -1,0 +1,73 @@
+/**
+ * The forwarder: one route per destination, side by side (route.ts), all
+ * reading the same memlogd. A destination's cursor lives in the state
+ * directory, named after its URL.
+ */
+import type { Filter } from '../filter/entry-filter.js';
+import { CursorStore } from './cursor-store.js';
+import type { Destination } from './destination.js';
+import type { MessageOptions } from './message-options.js';
+import { Route } from './route.js';
+import type { Sender, SenderOptions, TlsOptions } from './sender.js';
+import { makeSender } from './senders/index.js';
+
+export interface ForwarderOptions {
+  socket: string;
+  destinations: Destination[];
+  stateDir: string;
+  message: MessageOptions;
+  tls: TlsOptions;
+  filter?: Filter;
+  warn(msg: string): void;
+  info(msg: string): void;
+  connectTimeoutMs?: number;
+  helloTimeoutMs?: number;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** RELP's window (entries unacknowledged at once). */
+  relpWindow?: number;
+  /** For tests: another way to make senders. */
+  makeSender?: (opts: SenderOptions) => Sender;
+}
+
+export class Forwarder {
+  readonly routes: Route[];
+
+  constructor(opts: ForwarderOptions) {
+    CursorStore.prepare(opts.stateDir);
+    const make = opts.makeSender ?? makeSender;
+    const urls = new Set<string>();
+    this.routes = opts.destinations.map((destination) => {
+      // Two routes with one cursor file would overwrite each other's.
+      if (urls.has(destination.url)) throw new Error(`-to ${destination.url} is given twice`);
+      urls.add(destination.url);
+      const senderOptions: SenderOptions = {
+        destination,
+        message: opts.message,
+        tls: opts.tls,
+        connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+        relpWindow: opts.relpWindow,
+      };
+      return new Route({
+        socket: opts.socket,
+        url: destination.url,
+        makeSender: () => make(senderOptions),
+        cursors: new CursorStore(opts.stateDir, destination.url),
+        filter: opts.filter,
+        warn: opts.warn,
+        info: opts.info,
+        helloTimeoutMs: opts.helloTimeoutMs,
+        minBackoffMs: opts.minBackoffMs,
+        maxBackoffMs: opts.maxBackoffMs,
+      });
+    });
+  }
+
+  run(): Promise<void> {
+    return Promise.all(this.routes.map((r) => r.run())).then(() => undefined);
+  }
+
+  stop(): void {
+    for (const r of this.routes) r.stop();
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * tcp:// and tls://: RFC 5424 messages with RFC 6587 octet-counted framing,
+ * the transport of RFC 5425 over TLS. Neither says what the receiver got, so
+ * a batch counts as acknowledged once its bytes were handed to the kernel
+ * (the write's callback): what sat in the socket buffers when the receiver
+ * died, or was cut off, is lost (README: "What tcp and tls can lose").
+ */
+import type net from 'node:net';
+import type { ForwardEntry } from '../entry.js';
+import { formatRfc5424, frameOctetCounted } from '../rfc5424.js';
+import { SendError, type Sender, type SenderOptions } from '../sender.js';
+import { connectStream } from './connect.js';
+
+export class SyslogStreamSender implements Sender {
+  readonly window = 64 * 1024;
+  readonly maxBatch = 4096;
+  private socket: net.Socket | undefined;
+  private failure: SendError | undefined;
+  private readonly waiting = new Set<(err: SendError) => void>();
+
+  constructor(private readonly opts: SenderOptions) {}
+
+  async open(): Promise<void> {
+    const d = this.opts.destination;
+    const socket = await connectStream(d.host, d.port, d.scheme === 'tls' ? this.opts.tls : undefined, this.opts.connectTimeoutMs);
+    this.socket = socket;
+    // A receiver that closes its side has stopped reading: what is written after that is lost, so stop at once.
+    socket.on('end', () => this.fail(new SendError(`${d.host}:${d.port} closed the connection`)));
+    socket.on('error', (err) => this.fail(new SendError(`${d.host}:${d.port}: ${err.message}`)));
+    socket.on('close', () => this.fail(new SendError(`${d.host}:${d.port} closed the connection`)));
+    // Whatever a syslog receiver sends back is not ours to read; reading it keeps the socket from filling.
+    socket.on('data', () => undefined);
+  }
+
+  send(entries: ForwardEntry[]): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const socket = this.socket;
+    if (!socket) return Promise.reject(new SendError('not connected'));
+    const messages = entries.map((e) => formatRfc5424(e, this.opts.message));
+    const bytes = frameOctetCounted(messages);
+    return new Promise((resolve, reject) => {
+      this.waiting.add(reject);
+      socket.write(bytes, (err) => {
+        this.waiting.delete(reject);
+        if (err) reject(this.failure ?? new SendError(err.message));
+        else resolve();
+      });
+    });
+  }
+
+  private fail(err: SendError): void {
+    if (this.failure) return;
+    this.failure = err;
+    for (const reject of this.waiting) reject(err);
+    this.waiting.clear();
+    this.socket?.destroy();
+  }
+
+  close(): Promise<void> {
+    const socket = this.socket;
+    if (!socket || socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve();
+      }, 2000);
+      socket.end(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  destroy(): void {
+    this.fail(new SendError('stopped'));
+  }
+}
