@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { BIN, openStream, run, startDaemon, tmpdir, waitFor } from './helpers.js';
+import { BIN, dump, openStream, run, startDaemon, tmpdir, waitFor } from './helpers.js';
 import { SyslogReceiver } from './syslog-receiver.js';
 import { missingAndTwice, numberedWriter, numbers, startForwarder } from './forward-helpers.js';
 
@@ -217,4 +217,30 @@ test('bad command lines are told in one line, exit status 2', async () => {
     assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
     assert.match(res.stderr, want);
   }
+});
+
+test('memlog bundle holds the forwarder\'s cursors and says how far behind the ring each destination is', async (t) => {
+  const dir = tmpdir(t);
+  const d = await startDaemon(t, dir);
+  const r = await receiver(t);
+  const w = await numberedWriter(d.logSocket, 'svc');
+  w.write(0, 50);
+  const state = path.join(dir, 'state');
+  const f = startForwarder(t, d.querySocket, state, ['-to', `tcp://127.0.0.1:${r.port}`]);
+  await waitFor('50 lines', () => r.of('svc').length >= 50);
+  await f.stop();
+  w.write(50, 60); // 10 the forwarder has not sent
+  await waitFor('60 lines in the ring', async () => (await dump(d.querySocket)).filter((e) => e.source === 'svc').length === 60);
+  const out = path.join(dir, 'b.tar.gz');
+  const res = await run(process.execPath, [BIN('memlog'), 'bundle', '-o', out, '-socket', d.querySocket, '-log-dir', path.join(dir, 'none'), '-kmsg', path.join(dir, 'none'), '-forward-state', state]);
+  assert.equal(res.code, 0, res.stderr);
+  const list = await run('tar', ['-xzf', out, '-C', dir]);
+  assert.equal(list.code, 0, list.stderr);
+  const top = fs.readdirSync(dir).find((n) => n.startsWith('memlog-bundle-')) as string;
+  const cursors = fs.readdirSync(path.join(dir, top, 'forward'));
+  assert.equal(cursors.length, 1);
+  assert.deepEqual(fs.readFileSync(path.join(dir, top, 'forward', cursors[0])), fs.readFileSync(path.join(state, cursors[0])));
+  const summary = JSON.parse(fs.readFileSync(path.join(dir, top, 'summary.json'), 'utf8')) as { forward: { url: string; behind: number }[] };
+  assert.equal(summary.forward[0].url, `tcp://127.0.0.1:${r.port}`);
+  assert.equal(summary.forward[0].behind, 10);
 });

@@ -25,6 +25,7 @@ import { projectRoot } from '../paths.js';
 import { describe } from './files.js';
 import { captureKmsg } from './kmsg.js';
 import { listLogDir } from './log-dir.js';
+import { readForwardState, type ForwardCursorReport } from './forward-state.js';
 import { captureRing, type MemlogdReport } from './ring.js';
 import { addBuffer, addDirectory, addFile } from './tar.js';
 
@@ -35,6 +36,8 @@ export interface BundleOptions {
   querySocket: string;
   /** The persister's directory: every regular file in it (recursively) goes under logs/. */
   logDir?: string;
+  /** The forwarder's state directory: its cursor files go under forward/, what they say into the summary. */
+  forwardStateDir?: string;
   /** An init config file, included as config.yml. */
   config?: string;
   /** Default /dev/kmsg; included as kmsg.txt when readable. */
@@ -68,6 +71,8 @@ export interface BundleReport {
   kmsg: { included: boolean; note?: string; records?: number };
   host: { hostname: string; kernel: string; uptimeSeconds: number; node: string; memlog: string };
   config?: string;
+  /** Each destination's cursor, and how far behind the ring it is. */
+  forward?: ForwardCursorReport[];
   notes: string[];
 }
 
@@ -119,6 +124,7 @@ export async function createBundle(opts: BundleOptions): Promise<BundleSummary> 
     // 3. What else goes in.
     const logItems = opts.logDir !== undefined ? await listLogDir(opts.logDir, notes) : [];
     checkAborted();
+    const forward = opts.forwardStateDir !== undefined ? await readForwardState(opts.forwardStateDir, ring.memlogd, notes) : undefined;
     const logFileCount = logItems.filter((i) => i.kind === 'file').length;
     let config: string | undefined = opts.config;
     if (config !== undefined) {
@@ -142,7 +148,7 @@ export async function createBundle(opts: BundleOptions): Promise<BundleSummary> 
     signal?.addEventListener('abort', onAbort, { once: true });
     const fill = async (): Promise<void> => {
       await addDirectory(pack, `${top}/`, created);
-      await addBuffer(pack, `${top}/README.txt`, readme(ring.reachable, kmsg.included, logItems.length > 0, config !== undefined), created);
+      await addBuffer(pack, `${top}/README.txt`, readme(ring.reachable, kmsg.included, logItems.length > 0, config !== undefined, (forward?.length ?? 0) > 0), created);
       if (ring.files) {
         await addFile(pack, `${top}/ring.jsonl`, ring.files.jsonl, { noFollow: true, notes });
         await addFile(pack, `${top}/ring.txt`, ring.files.txt, { noFollow: true, notes });
@@ -173,6 +179,10 @@ export async function createBundle(opts: BundleOptions): Promise<BundleSummary> 
           progress(`logs: ${files.count}/${logFileCount} files, ${mb(files.bytes)}`);
         }
       }
+      if (forward && forward.length > 0 && opts.forwardStateDir !== undefined) {
+        await addDirectory(pack, `${top}/forward/`, created);
+        for (const c of forward) await addFile(pack, `${top}/forward/${c.file}`, path.join(opts.forwardStateDir, c.file), { noFollow: true, notes });
+      }
       const report: BundleReport = {
         created: created.toISOString(),
         memlogd: ring.memlogd,
@@ -188,6 +198,7 @@ export async function createBundle(opts: BundleOptions): Promise<BundleSummary> 
           memlog: memlogVersion(),
         },
         ...(config !== undefined ? { config } : {}),
+        ...(forward !== undefined ? { forward } : {}),
         notes,
       };
       await addBuffer(pack, `${top}/summary.json`, JSON.stringify(report, null, 2) + '\n', created);
@@ -257,13 +268,14 @@ function memlogVersion(): string {
   return cachedVersion;
 }
 
-function readme(ring: boolean, kmsg: boolean, logs: boolean, config: boolean): string {
+function readme(ring: boolean, kmsg: boolean, logs: boolean, config: boolean, forward: boolean): string {
   const lines = ['memlog diagnostics bundle (memlog bundle). summary.json: memlogd state, lines per source, files, kernel log, host.'];
   if (ring) lines.push("ring.jsonl: memlogd's ring as its dump sent it, one JSON entry per line; ring.txt: the same as logread text (time;source;msg).");
   const rest: string[] = [];
   if (logs) rest.push("logs/: the persister's files (X.log, rotated X.log.N[.gz], state files) as they were");
   if (kmsg) rest.push('kmsg.txt: the kernel log, as memlog kmsg prints it');
   if (config) rest.push('config.yml: the init config');
+  if (forward) rest.push("forward/: the forwarder's cursor per destination (summary.json says how far behind the ring each is)");
   if (rest.length > 0) lines.push(rest.join('; ') + '.');
   return lines.join('\n') + '\n';
 }

@@ -5,6 +5,7 @@
  * (the bundle then holds the files only, and says so).
  */
 import { createBundle } from '../bundle/bundle.js';
+import { DEFAULT_STATE_DIR } from '../forward/cursor-store.js';
 import { DEFAULT_QUERY_SOCKET } from '../protocol/wire.js';
 import { DEFAULT_KMSG_DEVICE } from '../kmsg/reader.js';
 import { parseCommandLine, usage, type FlagSpecs } from './flags.js';
@@ -14,12 +15,13 @@ export const BUNDLE_FLAGS = {
   socket: { type: 'string', arg: 'PATH', default: DEFAULT_QUERY_SOCKET, help: "memlogd's query socket" },
   'log-dir': { type: 'string', arg: 'DIR', default: '/var/log', help: "the persister's directory: every regular file in it goes under logs/" },
   config: { type: 'string', arg: 'FILE', help: 'an init config file to include as config.yml' },
+  'forward-state': { type: 'string', arg: 'DIR', default: DEFAULT_STATE_DIR, help: "the forwarder's state directory: its cursors go under forward/" },
   kmsg: { type: 'string', arg: 'PATH', default: DEFAULT_KMSG_DEVICE, help: 'kernel log device (included as kmsg.txt when readable)' },
 } satisfies FlagSpecs;
 
 export async function bundleMain(
   argv: string[],
-  synopsis = 'memlog bundle -o FILE [-socket PATH] [-log-dir DIR] [-config FILE] [-kmsg PATH]',
+  synopsis = 'memlog bundle -o FILE [-socket PATH] [-log-dir DIR] [-config FILE] [-kmsg PATH] [-forward-state DIR]',
 ): Promise<number> {
   const parsed = parseCommandLine(argv, BUNDLE_FLAGS, synopsis);
   if (!parsed) return 0;
@@ -64,6 +66,7 @@ export async function bundleMain(
       querySocket: socket,
       logDir: values['log-dir'] ?? '/var/log',
       config: values.config,
+      forwardStateDir: values['forward-state'] ?? DEFAULT_STATE_DIR,
       kmsgDevice: values.kmsg ?? DEFAULT_KMSG_DEVICE,
       progress,
       signal: abort.signal,

@@ -5,10 +5,10 @@ import type { Filter } from '../filter/entry-filter.js';
 import { FACILITY_NAMES, parseFacility } from '../filter/levels.js';
 import { DestinationError, parseDestination, SCHEMES, type Destination } from '../forward/destination.js';
 import { Forwarder } from '../forward/forwarder.js';
+import { DEFAULT_STATE_DIR } from '../forward/cursor-store.js';
 import { InvalidValueError, parseCommandLine, UsageError, type FlagSpecs } from './flags.js';
 import { priorityFlag, sourceFlags } from './logread-flags.js';
 
-export const DEFAULT_STATE_DIR = '/var/lib/memlog/forward';
 export const FORWARD_SYNOPSIS = 'memlog forward -to URL [-to URL ...] [-socket PATH] [-state-dir DIR] [flags]';
 
 export const FORWARD_FLAGS = {

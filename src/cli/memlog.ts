@@ -19,7 +19,7 @@ const COMMANDS: Record<string, { main: (argv: string[], synopsis: string) => Pro
   status: { main: statusMain, synopsis: 'memlog status [-socket PATH]', help: "memlogd's ring, streams (with who sent them) and clients, as JSON" },
   write: { main: persisterMain, synopsis: 'memlog write [-socket PATH] [-log-dir DIR] [flags]', help: 'persist the ring to one file per source, with rotation (logwrite)' },
   forward: { main: forwardMain, synopsis: FORWARD_SYNOPSIS, help: 'send every entry to syslog (tcp, tls, relp, udp) or OTLP receivers, resuming after any restart' },
-  bundle: { main: bundleMain, synopsis: 'memlog bundle -o FILE [-socket PATH] [-log-dir DIR] [-config FILE] [-kmsg PATH]', help: 'write a diagnostics .tar.gz: the ring, log files, kernel log, summary' },
+  bundle: { main: bundleMain, synopsis: 'memlog bundle -o FILE [-socket PATH] [-log-dir DIR] [-config FILE] [-kmsg PATH] [-forward-state DIR]', help: 'write a diagnostics .tar.gz: the ring, log files, kernel log, summary' },
 };
 
 function overview(): string {

@@ -20,6 +20,8 @@ export interface Cursor {
 }
 
 export const CURSOR_SUFFIX = '.cursor';
+/** Where the forwarder keeps its cursors unless told otherwise (-state-dir). */
+export const DEFAULT_STATE_DIR = '/var/lib/memlog/forward';
 
 /** The cursor file's name for a destination URL (the persister's rule for source names: safe, one-to-one). */
 export function cursorFileName(url: string): string {
