@@ -244,3 +244,20 @@ test('memlog bundle holds the forwarder\'s cursors and says how far behind the r
   assert.equal(summary.forward[0].url, `tcp://127.0.0.1:${r.port}`);
   assert.equal(summary.forward[0].behind, 10);
 });
+
+test('SIGTERM (a shutdown) sends what memlogd holds first, then exits 0', async (t) => {
+  const dir = tmpdir(t);
+  const d = await startDaemon(t, dir, ['-max-lines', '200000']);
+  const r = await receiver(t);
+  const w = await numberedWriter(d.logSocket, 'svc');
+  const f = startForwarder(t, d.querySocket, path.join(dir, 'state'), ['-to', `tcp://127.0.0.1:${r.port}`]);
+  w.write(0, 1);
+  await waitFor('the first line', () => r.of('svc').length >= 1);
+  w.write(1, 100_000);
+  await waitFor('all of it in the ring', async () => (await dump(d.querySocket)).filter((e) => e.source === 'svc').length === 100_000);
+  await f.stop('SIGTERM');
+  assert.equal(f.proc.exitCode, 0, f.stderr());
+  // Everything written before the shutdown is at the receiver once the forwarder has exited.
+  await waitFor('the receiver has read it all', () => r.of('svc').length >= 100_000);
+  assert.deepEqual(missingAndTwice(numbers(r.of('svc')), 100_000), { missing: [], twice: 0 });
+});

@@ -65,7 +65,11 @@ export async function forwardMain(argv: string[], synopsis = FORWARD_SYNOPSIS): 
     warn,
     info: warn,
   });
-  process.once('SIGTERM', () => forwarder.stop());
+  // SIGTERM (a shutdown): what memlogd holds goes out first, within bounds; a second signal, or SIGINT, stops at once.
+  process.once('SIGTERM', () => {
+    process.once('SIGTERM', () => forwarder.stop());
+    void forwarder.drainThenStop();
+  });
   process.once('SIGINT', () => forwarder.stop());
   await forwarder.run();
   return 0;

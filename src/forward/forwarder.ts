@@ -4,6 +4,7 @@
  * directory, named after its URL.
  */
 import type { Filter } from '../filter/entry-filter.js';
+import { queryStatus } from '../clients/query-client.js';
 import { CursorStore } from './cursor-store.js';
 import type { Destination } from './destination.js';
 import type { MessageOptions } from './message-options.js';
@@ -33,7 +34,10 @@ export interface ForwarderOptions {
 export class Forwarder {
   readonly routes: Route[];
 
+  private readonly socket: string;
+
   constructor(opts: ForwarderOptions) {
+    this.socket = opts.socket;
     CursorStore.prepare(opts.stateDir);
     const make = opts.makeSender ?? makeSender;
     const urls = new Set<string>();
@@ -69,5 +73,22 @@ export class Forwarder {
 
   stop(): void {
     for (const r of this.routes) r.stop();
+  }
+
+  /**
+   * A shutdown: first send what memlogd holds now (what the other services
+   * said last) to every destination that is up, then stop. Bounded by
+   * timeoutMs; a memlogd that is gone ends it at once.
+   */
+  async drainThenStop(timeoutMs = 10_000): Promise<void> {
+    try {
+      const status = await queryStatus(this.socket, 1000);
+      const target = status.ring.next - 1;
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline && !this.routes.every((r) => r.caughtUp(status.daemon, target))) await new Promise((r) => setTimeout(r, 10));
+    } catch {
+      // memlogd is gone (or an upstream one, which has no status): nothing more to drain.
+    }
+    this.stop();
   }
 }

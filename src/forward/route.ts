@@ -19,7 +19,7 @@ import { Pause } from '../pause.js';
 import { Backoff } from './backoff.js';
 import type { Cursor, CursorStore } from './cursor-store.js';
 import { parseForwardEntry, type ForwardEntry } from './entry.js';
-import { connectFeed, type Feed } from './memlogd-feed.js';
+import { connectFeed, filters, type Feed } from './memlogd-feed.js';
 import { SendError, type Sender } from './sender.js';
 import { EntryQueue } from './entry-queue.js';
 import { OutageLog } from './outage-log.js';
@@ -103,6 +103,21 @@ export class Route {
     this.sender = undefined;
   }
 
+  /** Entries read and not yet acknowledged, while connected to memlogd. */
+  private unsent: (() => number) | undefined;
+
+  /**
+   * Whether this destination has everything memlogd held up to seq target
+   * (of daemon), or cannot get it now (it is down). With a filter, the
+   * cursor stops at the last entry that matched: then having nothing read
+   * and unacknowledged is the best sign there is.
+   */
+  caughtUp(daemon: string, target: number): boolean {
+    if (this.destinationDown.down || this.memlogdDown.down) return true;
+    if (this.cursor?.daemon === daemon && this.cursor.seq >= target) return true;
+    return this.opts.filter !== undefined && filters(this.opts.filter) && this.unsent !== undefined && this.unsent() === 0;
+  }
+
   stop(): void {
     this.stopped = true;
     this.feedSocket?.destroy();
@@ -179,6 +194,7 @@ export class Route {
     const daemon = feed.hello?.daemon;
     const lines = new LineReader();
     let inflight = 0;
+    this.unsent = () => queue.length + inflight;
     let failed = false;
     let feedClosed = false;
     let paused = false;
@@ -189,6 +205,7 @@ export class Route {
         if (finished) return;
         finished = true;
         this.feedSocket = undefined;
+        this.unsent = undefined;
         socket.destroy();
         resolve(end);
       };
