@@ -1,7 +1,7 @@
 /**
- * Real programs the syslog tests talk to (rsyslogd, busybox, util-linux
- * logger, python3): found on the machine, or installed with apt-get when the
- * tests run as root on Debian and a program is missing. What cannot be had
+ * Real programs the syslog tests talk to (rsyslogd, syslog-ng, busybox,
+ * util-linux logger, python3): found on the machine, or installed with
+ * apt-get when the tests run as root on Debian and a program is missing. What cannot be had
  * makes the tests that need it skip, saying so on stderr as well as in the
  * test report, so a run that tested less never looks like one that tested all.
  */
@@ -12,11 +12,13 @@ import path from 'node:path';
 import { findProgram } from '../bench/which.js';
 import { sleep } from './helpers.js';
 
-export type PeerName = 'rsyslogd' | 'busybox' | 'logger' | 'python3' | 'unshare';
+export type PeerName = 'rsyslogd' | 'syslog-ng' | 'busybox' | 'logger' | 'python3' | 'unshare';
 
 /** The Debian package that brings each program. */
 const PACKAGE: Record<PeerName, string> = {
   rsyslogd: 'rsyslog',
+  // Never apt-get installed: see unpackSyslogNg.
+  'syslog-ng': 'syslog-ng-core',
   busybox: 'busybox',
   logger: 'bsdutils',
   python3: 'python3',
@@ -96,12 +98,96 @@ async function install(pkg: string): Promise<string | undefined> {
   });
 }
 
+// syslog-ng-core and rsyslog conflict in Debian (both are "the system-log-daemon"):
+// installing one removes the other, and the rsyslog tests of the same run need rsyslog.
+// So syslog-ng is unpacked, not installed: its package fetched with apt-get download
+// and extracted into a directory of its own (kept across runs), its library
+// dependencies (which conflict with nothing) installed, and a small script there runs
+// it with its own libraries and modules. Nothing of the machine's syslog changes.
+const SYSLOG_NG_DIR = path.join(os.tmpdir(), 'memlog-test-syslog-ng');
+const SYSLOG_NG_WRAPPER = path.join(SYSLOG_NG_DIR, 'syslog-ng');
+
+function run(command: string, args: string[], cwd?: string): { ok: boolean; output: string } {
+  const r = spawnSync(command, args, { cwd, encoding: 'utf8', timeout: 10 * 60_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  return { ok: r.status === 0, output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
+}
+
+const lastLines = (output: string): string => output.trim().split('\n').slice(-2).join(' / ');
+
+/** The wrapper that runs an unpacked syslog-ng, if it is there and runs. */
+function unpackedSyslogNg(): string | undefined {
+  if (!fs.existsSync(SYSLOG_NG_WRAPPER)) return undefined;
+  return run(SYSLOG_NG_WRAPPER, ['--version']).ok ? SYSLOG_NG_WRAPPER : undefined;
+}
+
+/** Unpacks syslog-ng-core as said above; the reason it could not, or undefined when it did. */
+async function unpackSyslogNg(): Promise<string | undefined> {
+  const pkg = PACKAGE['syslog-ng'];
+  if (process.env.MEMLOG_TEST_NO_INSTALL) return `syslog-ng is not installed, and MEMLOG_TEST_NO_INSTALL is set (it would be unpacked from ${pkg})`;
+  if (process.getuid?.() !== 0) return `not root, so ${pkg} cannot be unpacked by the tests (its library dependencies need apt-get install)`;
+  for (const tool of ['apt-get', 'apt-cache', 'dpkg-deb']) if (!findProgram(tool)) return `no ${tool} here to unpack ${pkg} with`;
+  return withAptLock(() => {
+    removeOldMarkers();
+    const marker = triedMarker(pkg);
+    if (fs.existsSync(marker)) return fs.readFileSync(marker, 'utf8');
+    if (unpackedSyslogNg()) return undefined;
+    const fail = (why: string): string => {
+      fs.writeFileSync(marker, why);
+      return why;
+    };
+    process.stderr.write(`memlog tests: unpacking ${pkg} (apt-get download) into ${SYSLOG_NG_DIR}, not installing it: it would remove rsyslog\n`);
+    fs.rmSync(SYSLOG_NG_DIR, { recursive: true, force: true });
+    fs.mkdirSync(SYSLOG_NG_DIR, { recursive: true, mode: 0o755 });
+    let r = run('apt-get', ['download', pkg], SYSLOG_NG_DIR);
+    if (!r.ok) {
+      aptGet(['update']);
+      r = run('apt-get', ['download', pkg], SYSLOG_NG_DIR);
+    }
+    const deb = fs.readdirSync(SYSLOG_NG_DIR).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
+    if (!r.ok || !deb) return fail(`apt-get download ${pkg} failed: ${lastLines(r.output)}`);
+    const debPath = path.join(SYSLOG_NG_DIR, deb);
+    // Its Depends, first alternative of each, without versions: the libraries it links with.
+    const depends = run('dpkg-deb', ['-f', debPath, 'Depends']);
+    if (!depends.ok) return fail(`dpkg-deb -f ${deb} Depends failed: ${lastLines(depends.output)}`);
+    const libs = depends.output.split(',').map((d) => d.split('|')[0].trim().split(/[\s(]/)[0]).filter(Boolean);
+    const deps = aptGet(['install', '-y', '--no-install-recommends', ...libs]);
+    if (!deps.ok) return fail(`apt-get install of ${pkg}'s dependencies (${libs.join(' ')}) failed: ${lastLines(deps.output)}`);
+    const root = path.join(SYSLOG_NG_DIR, 'root');
+    const x = run('dpkg-deb', ['-x', debPath, root]);
+    if (!x.ok) return fail(`dpkg-deb -x ${deb} failed: ${lastLines(x.output)}`);
+    // Its modules sit in usr/lib/syslog-ng/VERSION/; its own libraries in usr/lib/syslog-ng/.
+    const libDir = path.join(root, 'usr/lib/syslog-ng');
+    const moduleDir = fs
+      .readdirSync(libDir)
+      .map((d) => path.join(libDir, d))
+      .find((d) => fs.existsSync(path.join(d, 'libaffile.so')));
+    const binary = path.join(root, 'usr/sbin/syslog-ng');
+    if (!moduleDir || !fs.existsSync(binary)) return fail(`${deb} does not hold usr/sbin/syslog-ng and its modules where expected`);
+    const sh = (p: string): string => `'${p.replace(/'/g, `'\\''`)}'`;
+    fs.writeFileSync(
+      SYSLOG_NG_WRAPPER,
+      `#!/bin/sh\n# syslog-ng unpacked from ${deb} by memlog's tests (test/peers.ts), not installed.\nLD_LIBRARY_PATH=${sh(libDir)} exec ${sh(binary)} --module-path=${sh(moduleDir)} "$@"\n`,
+      { mode: 0o755 },
+    );
+    const v = run(SYSLOG_NG_WRAPPER, ['--version']);
+    if (!v.ok) return fail(`the unpacked syslog-ng does not run: ${lastLines(v.output)}`);
+    return undefined;
+  });
+}
+
 /** The path of each program, or why one cannot be had (installing what is missing where it can). */
 export async function peers(names: PeerName[]): Promise<{ paths: Record<string, string> } | { why: string }> {
   const paths: Record<string, string> = {};
   for (const name of names) {
     let found = findProgram(name);
-    if (!found) {
+    if (!found && name === 'syslog-ng') {
+      found = unpackedSyslogNg();
+      if (!found) {
+        const why = await unpackSyslogNg();
+        found = unpackedSyslogNg();
+        if (!found) return { why: why ?? 'syslog-ng could not be unpacked' };
+      }
+    } else if (!found) {
       const why = await install(PACKAGE[name]);
       found = findProgram(name);
       if (!found) return { why: why ?? `${name} not found even after installing ${PACKAGE[name]}` };
