@@ -7,7 +7,7 @@
  */
 import type net from 'node:net';
 import type { ForwardEntry } from '../entry.js';
-import { formatRfc5424, frameOctetCounted } from '../rfc5424.js';
+import { formatOctetCounted } from '../rfc5424.js';
 import { SendError, type Sender, type SenderOptions } from '../sender.js';
 import { connectStream } from './connect.js';
 
@@ -36,8 +36,7 @@ export class SyslogStreamSender implements Sender {
     if (this.failure) return Promise.reject(this.failure);
     const socket = this.socket;
     if (!socket) return Promise.reject(new SendError('not connected'));
-    const messages = entries.map((e) => formatRfc5424(e, this.opts.message));
-    const bytes = frameOctetCounted(messages);
+    const bytes = formatOctetCounted(entries, this.opts.message);
     return new Promise((resolve, reject) => {
       this.waiting.add(reject);
       socket.write(bytes, (err) => {
