@@ -8,7 +8,9 @@
  * line of the fields rsyslog parsed, which messages() reads back.
  *
  * The TLS inputs use a CA and a server certificate made here with openssl
- * (makeCertificates), for localhost and 127.0.0.1.
+ * (makeCertificates), for localhost and 127.0.0.1. relp+tls also asks the
+ * client for a certificate signed by that CA (certs.clientCertFile and
+ * clientKeyFile): imrelp with a certificate of its own always does.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -178,7 +180,9 @@ export function receiverConfig(o: { work: string; output: string; internal: stri
     if (i === 'relp') lines.push(`input(type="imrelp" ${common})`);
     if (i === 'relp+tls') {
       lines.push(
-        `input(type="imrelp" ${common} tls="on" tls.caCert=${quote(o.certs.caFile)} tls.myCert=${quote(o.certs.certFile)} tls.myPrivKey=${quote(o.certs.keyFile)})`,
+        // With a certificate of its own, imrelp always authenticates its clients too (its default is by
+        // fingerprint): certvalid takes any client certificate the CA signed (certs.clientCertFile).
+        `input(type="imrelp" ${common} tls="on" tls.authMode="certvalid" tls.caCert=${quote(o.certs.caFile)} tls.myCert=${quote(o.certs.certFile)} tls.myPrivKey=${quote(o.certs.keyFile)})`,
       );
     }
   }
