@@ -75,7 +75,7 @@ function removeOldMarkers(): void {
 }
 
 /** Installs pkg with apt-get (once per run); the reason it could not, or undefined when it did. */
-async function install(pkg: string): Promise<string | undefined> {
+async function install(pkg: string, noRemove = true): Promise<string | undefined> {
   if (process.env.MEMLOG_TEST_NO_INSTALL) return `${pkg} is not installed, and MEMLOG_TEST_NO_INSTALL is set (apt-get install ${pkg})`;
   if (process.getuid?.() !== 0) return `not root, so ${pkg} cannot be installed by the tests (apt-get install ${pkg})`;
   if (!findProgram('apt-get')) return `no apt-get here to install ${pkg} with`;
@@ -85,11 +85,13 @@ async function install(pkg: string): Promise<string | undefined> {
     const marker = triedMarker(pkg);
     if (fs.existsSync(marker)) return fs.readFileSync(marker, 'utf8');
     process.stderr.write(`memlog tests: installing ${pkg} with apt-get\n`);
-    let r = aptGet(['install', '-y', '--no-install-recommends', pkg]);
+    // noRemove: never uninstall another package to make room (rsyslog and syslog-ng-core conflict in Debian).
+    const args = ['install', '-y', '--no-install-recommends', ...(noRemove ? ['--no-remove'] : []), pkg];
+    let r = aptGet(args);
     // The package lists may be missing or stale: update them only then.
     if (!r.ok) {
       aptGet(['update']);
-      r = aptGet(['install', '-y', '--no-install-recommends', pkg]);
+      r = aptGet(args);
     }
     if (r.ok) return undefined;
     const why = `apt-get install ${pkg} failed: ${r.output.trim().split('\n').slice(-2).join(' / ')}`;
@@ -208,4 +210,37 @@ export function mountNamespaceProblem(unshare: string): string | undefined {
   const r = spawnSync(unshare, ['--mount', 'true'], { encoding: 'utf8', timeout: 30_000 });
   if (r.status === 0) return undefined;
   return `cannot make a private mount namespace (unshare --mount: ${(r.stderr || String(r.error ?? r.status)).trim()})`;
+}
+
+/** rsyslog's loadable modules the receiver tests use, and the Debian package that brings each. */
+export type RsyslogModule = 'imtcp' | 'imrelp' | 'lmnsd_gtls';
+const MODULE_PACKAGE: Record<RsyslogModule, string> = { imtcp: 'rsyslog', imrelp: 'rsyslog-relp', lmnsd_gtls: 'rsyslog-gnutls' };
+
+/** Where rsyslog keeps its modules: the directory of imtcp.so as dpkg lists it, else Debian's usual one. */
+function rsyslogModuleDir(): string {
+  const r = spawnSync('dpkg', ['-L', 'rsyslog'], { encoding: 'utf8', timeout: 30_000 });
+  const line = (r.stdout ?? '').split('\n').find((l) => l.endsWith('/imtcp.so'));
+  if (line) return path.dirname(line);
+  return `/usr/lib/${os.arch() === 'x64' ? 'x86_64' : os.arch()}-linux-gnu/rsyslog`;
+}
+
+/**
+ * rsyslogd with the modules asked for (they are packages of modules, not programs: found by their .so),
+ * installing what is missing where it can; or why they cannot be had.
+ */
+export async function rsyslogWithModules(modules: RsyslogModule[]): Promise<{ rsyslogd: string; moduleDir: string } | { why: string }> {
+  // Installed without removing anything: rsyslog conflicts with syslog-ng-core, which other tests may need.
+  let rsyslogd = findProgram('rsyslogd');
+  if (!rsyslogd) {
+    const why = await install(PACKAGE.rsyslogd, true);
+    rsyslogd = findProgram('rsyslogd');
+    if (!rsyslogd) return { why: why ?? `rsyslogd not found even after installing ${PACKAGE.rsyslogd}` };
+  }
+  for (const mod of modules) {
+    const has = (): boolean => fs.existsSync(path.join(rsyslogModuleDir(), `${mod}.so`));
+    if (has()) continue;
+    const why = await install(MODULE_PACKAGE[mod], true);
+    if (!has()) return { why: why ?? `rsyslog's ${mod}.so not found in ${rsyslogModuleDir()} even after installing ${MODULE_PACKAGE[mod]}` };
+  }
+  return { rsyslogd, moduleDir: rsyslogModuleDir() };
 }

@@ -1,0 +1,519 @@
+/**
+ * The relp:// and relp+tls:// transport: a RELP client session (librelp's
+ * protocol, as rsyslog's imrelp speaks it). open() connects (TLS when asked),
+ * sends `open` with our offers and waits for the server's 200; send() writes
+ * one `syslog` frame per entry, all of a batch in one socket write, and
+ * resolves when the server answered each with rsp 200. At most `window`
+ * frames are unanswered: a batch that would pass it waits, written as the
+ * answers come. Anything wrong (an answer other than 200, a frame that breaks
+ * the grammar, the connection closing or failing, no answer for ackTimeoutMs)
+ * rejects every pending send with a SendError and finishes the sender.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import tls from 'node:tls';
+import type { ForwardEntry } from '../entry.js';
+import type { MessageOptions } from '../message-options.js';
+import { formatRfc5424 } from '../rfc5424.js';
+import { SendError, type Sender, type SenderOptions } from '../sender.js';
+import { projectRoot } from '../../paths.js';
+import { encodeFrame, encodeSyslogFrames, nextTxnr, RelpFrameError, rspOffers, rspStatus, rspText, ServerFrameReader } from './relp-frames.js';
+
+export interface RelpSenderOptions extends SenderOptions {
+  /** Most syslog frames unanswered at once (default 1024). */
+  window?: number;
+  /** Most entries in one send() (default a quarter of the window, so that several batches are in flight). */
+  maxBatch?: number;
+  /** With frames unanswered, how long without an answer before the session is given up (default 30 s). */
+  ackTimeoutMs?: number;
+  /** Bound on close(): waiting for the last answers, then for the answer to RELP close (default 10 s). */
+  closeTimeoutMs?: number;
+  /** Frames held back to write one per answer, keeping the server's answers flowing (default 64; 0: none). */
+  holdBack?: number;
+  /** Encodes one entry as the syslog message of a frame (default: RFC 5424). */
+  format?: (entry: ForwardEntry, opts: MessageOptions) => Buffer;
+}
+
+export const DEFAULT_WINDOW = 1024;
+const DEFAULT_HOLD_BACK = 64;
+const DEFAULT_ACK_TIMEOUT_MS = 30_000;
+const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+
+// TLS errors that mean the certificate does not verify: trying again with the same CA will not help.
+const CERT_ERRORS = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'INVALID_CA',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+let softwareOffer: string | undefined;
+
+/** relp_software's value: memlog,VERSION (the URL part is optional in RELP and we have none to give yet). */
+function software(): string {
+  if (softwareOffer === undefined) {
+    let version = 'unknown';
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version?: unknown };
+      if (typeof pkg.version === 'string' && /^[\w.+-]{1,40}$/.test(pkg.version)) version = pkg.version;
+    } catch {
+      // The version is only informative.
+    }
+    softwareOffer = `memlog,${version}`;
+  }
+  return softwareOffer;
+}
+
+interface Batch {
+  /** The encoded messages, until written. */
+  messages: Buffer[] | undefined;
+  count: number;
+  /** Frames of it written and not yet answered, plus those not written. */
+  remaining: number;
+  resolve: () => void;
+  reject: (err: SendError) => void;
+}
+
+type Phase = 'new' | 'connecting' | 'handshake' | 'opening' | 'open' | 'closing' | 'closed' | 'failed';
+
+export class RelpSender implements Sender {
+  readonly window: number;
+  readonly maxBatch: number;
+  onReport?: (msg: string) => void;
+
+  private readonly url: string;
+  private readonly ackTimeoutMs: number;
+  private readonly closeTimeoutMs: number;
+  private readonly format: (entry: ForwardEntry, opts: MessageOptions) => Buffer;
+  private phase: Phase = 'new';
+  private socket: net.Socket | undefined;
+  private readonly reader: ServerFrameReader;
+  private error: SendError | undefined;
+
+  /** The transaction number of the next frame we write, and of the next answer we expect. */
+  private txnr = 1;
+  private expected = 1;
+  /** Frames written and not answered (open and close included). */
+  private unanswered = 0;
+  /** Syslog frames written and not answered: the window's count. */
+  private inFlight = 0;
+  /** Batches sent and not settled, oldest first; those from `firstUnwritten` on are waiting for room. */
+  private batches: Batch[] = [];
+  private head = 0;
+  private firstUnwritten = 0;
+  /**
+   * The last frames given to us, held back and written one per answer from the server. librelp
+   * writes each rsp on its own with Nagle on, so all but the first of a burst wait for our ACK, which
+   * the kernel delays (40 ms) when we have nothing to send: a frame written as answers come carries
+   * that ACK at once and keeps the answers flowing. Counted as written (they have transaction numbers).
+   */
+  private held: Buffer[] = [];
+  private readonly holdBack: number;
+
+  private openTxnr = 0;
+  private closeTxnr = 0;
+  private opened: { resolve: () => void; reject: (err: SendError) => void } | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private ackTimer: NodeJS.Timeout | undefined;
+  private lastProgress = 0;
+  /** Called once when the session ends, whichever way (close() waits on it). */
+  private ended: (() => void) | undefined;
+  /** Called once no batch is pending any more, or the session failed (close() waits on it). */
+  private drained: (() => void) | undefined;
+
+  constructor(private readonly opts: RelpSenderOptions) {
+    const scheme = opts.destination.scheme;
+    if (scheme !== 'relp' && scheme !== 'relp+tls') throw new Error(`RelpSender: ${scheme}:// is not RELP`);
+    this.window = opts.window ?? DEFAULT_WINDOW;
+    if (!Number.isInteger(this.window) || this.window < 1) throw new RangeError('RelpSender: window must be a whole number of at least 1');
+    this.maxBatch = opts.maxBatch ?? Math.max(1, Math.floor(this.window / 4));
+    if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1 || this.maxBatch > this.window) throw new RangeError('RelpSender: maxBatch must be 1 to window');
+    this.ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
+    this.closeTimeoutMs = opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    this.format = opts.format ?? formatRfc5424;
+    this.holdBack = opts.holdBack ?? DEFAULT_HOLD_BACK;
+    this.url = opts.destination.url;
+    this.reader = new ServerFrameReader({
+      rsp: (txnr, data, length) => this.onRsp(txnr, data, length),
+      hint: (command) => this.onHint(command),
+    });
+  }
+
+  open(): Promise<void> {
+    if (this.phase !== 'new') return Promise.reject(new SendError(`${this.url}: RELP session already ${this.phase === 'failed' ? 'failed' : 'opened'}`));
+    return new Promise<void>((resolve, reject) => {
+      this.opened = { resolve, reject };
+      this.phase = 'connecting';
+      this.connectTimer = setTimeout(() => this.fail(new SendError(`${this.url}: ${this.phaseText()} took longer than ${this.opts.connectTimeoutMs / 1000} s`)), this.opts.connectTimeoutMs);
+      try {
+        this.connect();
+      } catch (err) {
+        this.fail(err instanceof SendError ? err : new SendError(`${this.url}: ${(err as Error).message}`));
+      }
+    });
+  }
+
+  private phaseText(): string {
+    if (this.phase === 'connecting') return 'connecting';
+    if (this.phase === 'handshake') return 'the TLS handshake';
+    return 'the RELP open (no answer from the server)';
+  }
+
+  private readFile(what: string, file: string): Buffer {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new SendError(`${this.url}: cannot read the TLS ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, true);
+    }
+  }
+
+  private connect(): void {
+    const { host, port } = this.opts.destination;
+    let socket: net.Socket;
+    if (this.opts.destination.scheme === 'relp+tls') {
+      const t = this.opts.tls;
+      if ((t.cert === undefined) !== (t.key === undefined)) throw new SendError(`${this.url}: a TLS client certificate needs its key, and a key its certificate`, true);
+      const servername = t.servername ?? (net.isIP(host) === 0 ? host : undefined);
+      socket = tls.connect({
+        host,
+        port,
+        servername,
+        ca: t.ca !== undefined ? this.readFile('CA', t.ca) : undefined,
+        cert: t.cert !== undefined ? this.readFile('certificate', t.cert) : undefined,
+        key: t.key !== undefined ? this.readFile('key', t.key) : undefined,
+        // Node checks the certificate against servername, else the host (an address against its IP names).
+        rejectUnauthorized: !t.insecure,
+      });
+      socket.once('connect', () => {
+        if (this.phase === 'connecting') this.phase = 'handshake';
+      });
+      socket.once('secureConnect', () => {
+        if (t.insecure) this.onReport?.(`${this.url}: not verifying the server's TLS certificate (insecure)`);
+        this.startSession();
+      });
+    } else {
+      socket = net.connect({ host, port });
+      socket.once('connect', () => this.startSession());
+    }
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(this.socketError(err)));
+    socket.on('end', () => this.onServerGone('the server closed the connection'));
+    socket.on('close', () => this.onServerGone('the connection closed'));
+  }
+
+  private socketError(err: NodeJS.ErrnoException): SendError {
+    const code = err.code ?? '';
+    if (CERT_ERRORS.has(code)) {
+      return new SendError(`${this.url}: the server's TLS certificate does not verify (${code}: ${err.message}); give the CA that signs it, or connect insecurely`, true);
+    }
+    if (code === 'ECONNREFUSED') return new SendError(`${this.url}: connection refused`);
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new SendError(`${this.url}: cannot resolve ${this.opts.destination.host} (${code})`);
+    const during = this.phase === 'open' || this.phase === 'closing' ? '' : ` during ${this.phaseText()}`;
+    return new SendError(`${this.url}: ${err.message.replace(/\s+/g, ' ')}${during}`);
+  }
+
+  private startSession(): void {
+    if (this.phase !== 'connecting' && this.phase !== 'handshake') return;
+    this.phase = 'opening';
+    // Offers, one a line: we speak RELP version 0 (what librelp speaks) and want the syslog command.
+    const offers = `relp_version=0\nrelp_software=${software()}\ncommands=syslog`;
+    this.openTxnr = this.txnr;
+    this.writeSingle(encodeFrame(this.openTxnr, 'open', offers));
+  }
+
+  /** One frame that is not a syslog one (open, close): counted as unanswered, not against the window. */
+  private writeSingle(frame: Buffer): void {
+    this.txnr = nextTxnr(this.txnr);
+    this.unanswered++;
+    this.armAckTimer();
+    this.writeOut(this.held, frame);
+    this.held = [];
+  }
+
+  /** Writes the buffers, then last (if any), in one system call. */
+  private writeOut(buffers: Buffer[], last: Buffer | undefined): void {
+    const s = this.socket;
+    if (!s) return;
+    const n = buffers.length + (last ? 1 : 0);
+    if (n === 0) return;
+    if (n > 1) s.cork();
+    for (const b of buffers) s.write(b);
+    if (last) s.write(last);
+    if (n > 1) s.uncork();
+  }
+
+  /** An answer came and nothing new is to be written: one held frame goes, carrying our ACK. */
+  private drip(): void {
+    if (this.held.length === 0) return;
+    const b = this.held.shift() as Buffer;
+    this.socket?.write(b);
+  }
+
+  send(entries: ForwardEntry[]): Promise<void> {
+    if (this.phase !== 'open') {
+      const err = this.error ?? new SendError(`${this.url}: the RELP session is ${this.phase === 'new' ? 'not open yet' : this.phase === 'closing' ? 'closing' : 'over'}`);
+      return Promise.reject(err);
+    }
+    if (entries.length > this.maxBatch) {
+      return Promise.reject(new SendError(`${this.url}: ${entries.length} entries in one send, more than maxBatch (${this.maxBatch})`, true));
+    }
+    if (entries.length === 0 && this.head === this.batches.length) return Promise.resolve();
+    const messages = new Array<Buffer>(entries.length);
+    for (let i = 0; i < entries.length; i++) messages[i] = this.format(entries[i], this.opts.message);
+    return new Promise<void>((resolve, reject) => {
+      this.batches.push({ messages, count: messages.length, remaining: messages.length, resolve, reject });
+      this.writeWaiting();
+    });
+  }
+
+  /** Writes the waiting batches that fit in the window, in one socket write (and the held frame when answers came). */
+  private writeWaiting(answered = false): void {
+    let room = this.window - this.inFlight;
+    let end = this.firstUnwritten;
+    while (end < this.batches.length && this.batches[end].count <= room) {
+      room -= this.batches[end].count;
+      end++;
+    }
+    if (end === this.firstUnwritten) {
+      if (answered) this.drip();
+      return;
+    }
+    let messages: Buffer[];
+    if (end - this.firstUnwritten === 1) {
+      messages = this.batches[this.firstUnwritten].messages ?? [];
+    } else {
+      messages = [];
+      for (let k = this.firstUnwritten; k < end; k++) for (const m of this.batches[k].messages ?? []) messages.push(m);
+    }
+    for (let k = this.firstUnwritten; k < end; k++) this.batches[k].messages = undefined;
+    this.firstUnwritten = end;
+    if (messages.length === 0) {
+      if (answered) this.drip();
+      this.settleEmpty();
+      return;
+    }
+    // At least one frame is written now, so that an answer comes to release the held ones.
+    const keep = Math.min(this.holdBack, messages.length - 1);
+    const { frames, next, tailStarts } = encodeSyslogFrames(messages, this.txnr, keep);
+    this.txnr = next;
+    this.unanswered += messages.length;
+    this.inFlight += messages.length;
+    this.armAckTimer();
+    const before = this.held;
+    this.held = [];
+    if (keep === 0) {
+      this.writeOut(before, frames);
+      return;
+    }
+    this.writeOut(before, frames.subarray(0, tailStarts[0]));
+    for (let k = 0; k < keep; k++) this.held.push(frames.subarray(tailStarts[k], k + 1 < keep ? tailStarts[k + 1] : frames.length));
+  }
+
+  /** Resolves the batches at the head that have nothing left unanswered (empty ones sent after settled ones). */
+  private settleEmpty(): void {
+    while (this.head < this.firstUnwritten && this.batches[this.head].remaining === 0) {
+      const b = this.batches[this.head++];
+      b.resolve();
+    }
+    if (this.head === this.batches.length) {
+      this.batches = [];
+      this.head = 0;
+      this.firstUnwritten = 0;
+      const drained = this.drained;
+      this.drained = undefined;
+      drained?.();
+    } else if (this.head > 1024) {
+      this.batches = this.batches.slice(this.head);
+      this.firstUnwritten -= this.head;
+      this.head = 0;
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastProgress = performance.now();
+    try {
+      this.reader.feed(chunk);
+    } catch (err) {
+      if (err instanceof RelpFrameError) this.fail(new SendError(`${this.url}: the server sent a malformed RELP frame: ${err.message}`));
+      else if (err instanceof SendError) this.fail(err);
+      else throw err;
+      return;
+    }
+    if (this.phase === 'open' || this.phase === 'closing') {
+      if (this.unanswered === 0) this.disarmAckTimer();
+      this.writeWaiting(true);
+    }
+  }
+
+  private onRsp(txnr: number, data: Buffer, length: number): void {
+    if (this.phase === 'failed' || this.phase === 'closed') return;
+    if (this.unanswered === 0) throw new SendError(`${this.url}: the server answered transaction ${txnr}, which we did not send`);
+    if (txnr !== this.expected) throw new SendError(`${this.url}: the server answered transaction ${txnr} where ${this.expected} was next`);
+    this.expected = nextTxnr(txnr);
+    this.unanswered--;
+    if (txnr === this.openTxnr && this.phase === 'opening') {
+      this.onOpenAnswer(data, length);
+      return;
+    }
+    if (txnr === this.closeTxnr && this.phase === 'closing' && this.inFlight === 0) {
+      // librelp answers close with no data at all: any answer ends the session.
+      this.end();
+      return;
+    }
+    const status = rspStatus(data, length);
+    if (status !== 200) {
+      throw new SendError(
+        status === -1
+          ? `${this.url}: the server answered a message without a status`
+          : `${this.url}: the server refused a message: ${status}${rspText(data, length) ? ` ${rspText(data, length)}` : ''}`,
+      );
+    }
+    this.inFlight--;
+    const b = this.batches[this.head];
+    if (--b.remaining === 0) {
+      this.head++;
+      b.resolve();
+      this.settleEmpty();
+    }
+  }
+
+  private onOpenAnswer(data: Buffer, length: number): void {
+    const status = rspStatus(data, length);
+    if (status !== 200) {
+      throw new SendError(`${this.url}: the server refused the RELP session: ${status === -1 ? 'no status' : status}${rspText(data, length) ? ` ${rspText(data, length)}` : ''}`);
+    }
+    const offers = rspOffers(data, length);
+    if (!offers.has('relp_version')) throw new SendError(`${this.url}: the server's answer to RELP open has no relp_version`, true);
+    const commands = (offers.get('commands') ?? '').split(',');
+    if (!commands.includes('syslog')) throw new SendError(`${this.url}: the server does not accept RELP's syslog command (it offers: ${offers.get('commands') ?? 'none'})`, true);
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    this.disarmAckTimer();
+    this.phase = 'open';
+    const opened = this.opened;
+    this.opened = undefined;
+    opened?.resolve();
+  }
+
+  private onHint(command: string): void {
+    if (command === 'serverclose') this.onServerGone('the server closed the RELP session (serverclose)');
+    // Other hints are not defined; a hint needs no answer, so one we do not know is passed over.
+  }
+
+  /** The server ended the session: normal after our close, a failure otherwise. */
+  private onServerGone(why: string): void {
+    if (this.phase === 'closing' && this.inFlight === 0) {
+      this.end();
+      return;
+    }
+    this.fail(new SendError(`${this.url}: ${why}${this.inFlight > 0 ? ` with ${this.inFlight} messages unanswered` : ''}`));
+  }
+
+  private armAckTimer(): void {
+    if (this.ackTimer !== undefined) return;
+    this.lastProgress = performance.now();
+    const check = (): void => {
+      this.ackTimer = undefined;
+      if (this.unanswered === 0 || this.phase === 'failed' || this.phase === 'closed') return;
+      const idle = performance.now() - this.lastProgress;
+      if (idle >= this.ackTimeoutMs) {
+        this.fail(new SendError(`${this.url}: no answer from the server for ${this.ackTimeoutMs / 1000} s with ${this.unanswered} frames unanswered`));
+        return;
+      }
+      this.ackTimer = setTimeout(check, this.ackTimeoutMs - idle + 1);
+    };
+    this.ackTimer = setTimeout(check, this.ackTimeoutMs);
+  }
+
+  private disarmAckTimer(): void {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+  }
+
+  /** Ends the session (failed or not): no socket, no timer left; settles what waits. */
+  private teardown(): void {
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    this.disarmAckTimer();
+    const s = this.socket;
+    this.socket = undefined;
+    this.held = [];
+    s?.destroy();
+    const ended = this.ended;
+    this.ended = undefined;
+    ended?.();
+    const drained = this.drained;
+    this.drained = undefined;
+    drained?.();
+  }
+
+  private fail(err: SendError): void {
+    if (this.phase === 'failed' || this.phase === 'closed') return;
+    this.phase = 'failed';
+    this.error = err;
+    this.teardown();
+    const opened = this.opened;
+    this.opened = undefined;
+    opened?.reject(err);
+    const pending = this.batches.slice(this.head);
+    this.batches = [];
+    this.head = 0;
+    this.firstUnwritten = 0;
+    for (const b of pending) b.reject(err);
+  }
+
+  /** The session ended as it should (closed by us): nothing is pending. */
+  private end(): void {
+    if (this.phase === 'failed' || this.phase === 'closed') return;
+    this.phase = 'closed';
+    this.error = new SendError(`${this.url}: the RELP session is closed`);
+    this.teardown();
+  }
+
+  async close(): Promise<void> {
+    if (this.phase === 'failed' || this.phase === 'closed') return;
+    if (this.phase !== 'open') {
+      this.destroy();
+      return;
+    }
+    this.phase = 'closing';
+    const done = new Promise<void>((resolve) => (this.ended = resolve));
+    const timer = setTimeout(() => {
+      if (this.phase === 'closing') this.fail(new SendError(`${this.url}: the RELP session did not close within ${this.closeTimeoutMs / 1000} s`));
+    }, this.closeTimeoutMs);
+    try {
+      // What was sent is answered first (or the session fails); then close, whose answer ends the session.
+      if (this.head < this.batches.length) await new Promise<void>((resolve) => (this.drained = resolve));
+      if (this.phase === 'closing') {
+        this.closeTxnr = this.txnr;
+        this.writeSingle(encodeFrame(this.closeTxnr, 'close', ''));
+      }
+      await done;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  destroy(): void {
+    if (this.phase === 'failed' || this.phase === 'closed') {
+      this.teardown();
+      return;
+    }
+    this.fail(new SendError(`${this.url}: the RELP sender was stopped`));
+  }
+}
+
+export function relpSender(opts: SenderOptions): Sender {
+  return new RelpSender(opts);
+}
