@@ -100,7 +100,7 @@ test('relp: every entry of 10,000 arrives once, parsed by rsyslog into the right
       facility: 3,
       hostname: 'relp-test-host',
       timereported: '2026-03-04T05:06:07.123456Z',
-      'structured-data': `[meta sequenceId="${seq + 1}"][memlog@32473 daemon="daemon-1" seq="${seq}"]`,
+      'structured-data': `[meta sequenceId="${seq + 1}"][memlog@32473 daemon="daemon-1" seq="${seq}" ns="123456789"]`,
       msg: `entry ${seq} says hello`,
     });
   }
