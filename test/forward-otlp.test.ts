@@ -394,7 +394,7 @@ test('otlps: verified with the CA made here; a wrong CA fails in one clear line;
   const more = makeEntries(10, 3000);
   await insecure.send(more);
   assert.equal(receiver.records().length, 3010);
-  assert.deepStrictEqual(insecure.reports, [`${receiver.url}: not verifying the server's certificate (-insecure)`]);
+  assert.deepStrictEqual(insecure.reports, [`${receiver.url}: not verifying the server's certificate (-tls-insecure)`]);
   insecure.destroy();
 });
 

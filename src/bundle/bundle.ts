@@ -21,8 +21,8 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
 import { DEFAULT_KMSG_DEVICE } from '../kmsg/reader.js';
-import { projectRoot } from '../paths.js';
 import { describe } from './files.js';
+import { memlogVersion } from '../version.js';
 import { captureKmsg } from './kmsg.js';
 import { listLogDir } from './log-dir.js';
 import { readForwardState, type ForwardCursorReport } from './forward-state.js';
@@ -251,21 +251,6 @@ function compactUtc(d: Date): string {
 
 function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(bytes < 1e6 ? 2 : 1)} MB`;
-}
-
-let cachedVersion: string | undefined;
-
-function memlogVersion(): string {
-  if (cachedVersion === undefined) {
-    try {
-      // dist/src/bundle/bundle.js (and src/bundle/bundle.ts) -> the package's root.
-      const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version?: unknown };
-      cachedVersion = typeof pkg.version === 'string' ? pkg.version : 'unknown';
-    } catch {
-      cachedVersion = 'unknown';
-    }
-  }
-  return cachedVersion;
 }
 
 function readme(ring: boolean, kmsg: boolean, logs: boolean, config: boolean, forward: boolean): string {

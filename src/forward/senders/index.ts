@@ -3,6 +3,9 @@ import type { Scheme } from '../destination.js';
 import type { Sender, SenderOptions } from '../sender.js';
 import { SyslogStreamSender } from './syslog-stream.js';
 import { UdpSender } from './udp.js';
+import { RelpSender } from './relp.js';
+import { OtlpSender } from './otlp.js';
+import { memlogVersion } from '../../version.js';
 
 export function makeSender(opts: SenderOptions): Sender {
   const scheme: Scheme = opts.destination.scheme;
@@ -12,7 +15,11 @@ export function makeSender(opts: SenderOptions): Sender {
       return new SyslogStreamSender(opts);
     case 'udp':
       return new UdpSender(opts);
-    default:
-      throw new Error(`${scheme}:// is not supported yet`);
+    case 'relp':
+    case 'relp+tls':
+      return new RelpSender({ ...opts, window: opts.relpWindow });
+    case 'otlp':
+    case 'otlps':
+      return new OtlpSender(opts, { version: memlogVersion() });
   }
 }

@@ -66,7 +66,7 @@ export function describeNetError(err: unknown, url: string, host: string, port: 
   const code = typeof e?.code === 'string' ? e.code : '';
   const msg = e instanceof Error ? e.message : String(err);
   if (CERT_ERRORS.has(code)) {
-    return new SendError(`${url}: the server's certificate does not verify (${msg}); give the CA that signs it (-ca), the name it holds (-servername), or -insecure`, true);
+    return new SendError(`${url}: the server's certificate does not verify (${msg}); give the CA that signs it (-tls-ca), the name it holds (-tls-servername), or -tls-insecure`, true);
   }
   if (code === 'ECONNREFUSED') return new SendError(`${url}: connection refused (nothing listens on ${host} port ${port})`);
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new SendError(`${url}: cannot resolve ${host} (${code})`);
@@ -127,10 +127,10 @@ export class OtlpSender implements Sender {
       const [ca, cert, key] = await Promise.all([readPem(t.ca, 'CA', this.url), readPem(t.cert, 'certificate', this.url), readPem(t.key, 'key', this.url)]);
       if ((cert === undefined) !== (key === undefined)) throw new SendError(`${this.url}: a client certificate needs both its certificate and its key`, true);
       this.tlsOptions = { ca, cert, key, rejectUnauthorized: !t.insecure };
-      // SNI carries names only; with an IP address and no -servername, the certificate is checked against the IP.
+      // SNI carries names only; with an IP address and no -tls-servername, the certificate is checked against the IP.
       const servername = t.servername ?? (net.isIP(d.host) ? undefined : d.host);
       if (servername !== undefined) this.tlsOptions.servername = servername;
-      if (t.insecure) this.onReport?.(`${this.url}: not verifying the server's certificate (-insecure)`);
+      if (t.insecure) this.onReport?.(`${this.url}: not verifying the server's certificate (-tls-insecure)`);
     }
     if (this.destroyed) throw this.stopped();
     // One connection first, so that a wrong address or certificate is said now, in one line.
