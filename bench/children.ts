@@ -44,8 +44,9 @@ export async function stopChild(child: ChildProcess, graceMs = 2000): Promise<vo
   }
 }
 
-export function makeTempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memlog-bench-'));
+/** A temporary directory under base (default: os.tmpdir()), removed at the bench's end if not before. */
+export function makeTempDir(base = os.tmpdir()): string {
+  const dir = fs.mkdtempSync(path.join(base, 'memlog-bench-'));
   tempDirs.add(dir);
   return dir;
 }

@@ -1,9 +1,9 @@
 /**
- * Real log text for the filter scenario: the LogHub samples in
+ * Real log text for the filter and forward scenarios: the LogHub samples in
  * /work/shared/corpus (or $MEMLOG_CORPUS), each line cut to at most 99 bytes,
- * spread over 100 sources and written into a daemon through one socketpair
- * per source, a block per source in turn (so the sources interleave in the
- * ring as they would on a busy system).
+ * spread over 100 sources (or as many as asked) and written into a daemon
+ * through one socketpair per source, a block per source in turn (so the
+ * sources interleave in the ring as they would on a busy system).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -55,25 +55,25 @@ export function sourceName(s: number): string {
 }
 
 /**
- * Writes n entries, entry i from source i % SOURCES, into the daemon; returns
- * the text of all of them, one per line (for grep to read).
+ * Writes n entries, entry i from source i % sources, into the daemon; returns
+ * the text of all of them, one per line (for grep to read), source by source.
  */
-export async function fillFromCorpus(logSocket: string, lines: string[], n: number): Promise<Buffer> {
-  const perSource: string[][] = Array.from({ length: SOURCES }, () => []);
-  for (let i = 0; i < n; i++) perSource[i % SOURCES].push(entryText(lines, i));
+export async function fillFromCorpus(logSocket: string, lines: string[], n: number, sources = SOURCES): Promise<Buffer> {
+  const perSource: string[][] = Array.from({ length: sources }, () => []);
+  for (let i = 0; i < n; i++) perSource[i % sources].push(entryText(lines, i));
   const data = perSource.map((ls) => Buffer.from(ls.join('\n') + '\n'));
   const fds: number[] = [];
   try {
-    for (let s = 0; s < SOURCES; s++) {
+    for (let s = 0; s < sources; s++) {
       const [mine, theirs] = socketpair();
       fds.push(mine);
       await sendFdsAsync(logSocket, Buffer.from(sourceName(s)), [theirs]);
       fs.closeSync(theirs);
     }
-    const offsets = new Array<number>(SOURCES).fill(0);
-    for (let left = SOURCES; left > 0; ) {
+    const offsets = new Array<number>(sources).fill(0);
+    for (let left = sources; left > 0; ) {
       left = 0;
-      for (let s = 0; s < SOURCES; s++) {
+      for (let s = 0; s < sources; s++) {
         const buf = data[s];
         if (offsets[s] >= buf.length) continue;
         const end = Math.min(buf.length, offsets[s] + BLOCK);

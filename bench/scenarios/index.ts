@@ -4,6 +4,7 @@ import { persistState } from '../persist-state.js';
 import { diskGrep } from './disk-grep.js';
 import { dump } from './dump.js';
 import { filter } from './filter.js';
+import { forwardRelp, forwardTcp } from './forward.js';
 import { latency } from './latency.js';
 import { deliver, ingest, transport } from './load.js';
 import { memory } from './memory.js';
@@ -23,6 +24,8 @@ export const SCENARIOS: Scenario[] = [
   deliver('deliver-4', 8, 1_600_000, 4, { rate: 1_000_000, lostZero: true }),
   deliver('deliver-256', 256, 1_600_000, 1, { rate: 1_000_000, lostZero: false }),
   syslog(8, 1_600_000),
+  forwardTcp,
+  forwardRelp,
   memory,
   dump,
   filter,

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { Helper, Scope, sleep, spawnTracked } from '../children.js';
 import { Daemon } from '../daemon.js';
 import type { FigureSpec, Values } from '../figures.js';
+import { LineCounter } from '../line-counter.js';
 import { compiledHelper } from '../null-reader.js';
 import { cpuMicros } from '../proc-stats.js';
 import { startRsyslog } from '../rsyslog.js';
@@ -75,50 +76,6 @@ async function ceiling(senders: number, total: number): Promise<{ rate: number; 
     return { rate: total / seconds(go, BigInt(String(got.lastAt))), sendersCpu: sent.cpuMicros / total };
   } finally {
     await scope.close();
-  }
-}
-
-/** Counts the lines of a growing file that start with prefix, reading each byte once. */
-class LineCounter {
-  private offset = 0;
-  private atLineStart = true;
-  private matched = 0;
-  count = 0;
-  private readonly buf = Buffer.alloc(1 << 20);
-
-  constructor(
-    private readonly file: string,
-    private readonly prefix: Buffer,
-  ) {}
-
-  poll(): number {
-    let fd: number;
-    try {
-      fd = fs.openSync(this.file, 'r');
-    } catch {
-      return this.count; // not written yet
-    }
-    try {
-      for (;;) {
-        const n = fs.readSync(fd, this.buf, 0, this.buf.length, this.offset);
-        if (n === 0) break;
-        this.offset += n;
-        for (let i = 0; i < n; i++) {
-          const b = this.buf[i];
-          if (b === 0x0a) {
-            if (this.matched === this.prefix.length) this.count++;
-            this.atLineStart = true;
-            this.matched = 0;
-          } else if (this.atLineStart) {
-            if (this.matched < this.prefix.length && b === this.prefix[this.matched]) this.matched++;
-            else if (this.matched < this.prefix.length) this.atLineStart = false;
-          }
-        }
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
-    return this.count;
   }
 }
 
