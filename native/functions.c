@@ -1,4 +1,4 @@
-/* The plain functions: socketpair, bindDgram, bindListen, mkfifo, dup, fdInfo, clockRealtime, peerCred. */
+/* The plain functions: socketpair, bindDgram, bindListen, mkfifo, dup, fdInfo, clockRealtime, peerCred, tcpQuickAck. */
 #include "internal.h"
 
 #include <fcntl.h>
@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 /* ------------------------------------------------------------------------ */
 /* socketpair / bindDgram / bindListen                                       */
@@ -195,6 +197,25 @@ static napi_value js_fd_info(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+/*
+ * tcpQuickAck(fd): acknowledge what arrives at once, not up to 40 ms later.
+ * Linux clears the flag again by itself, so callers set it after each read.
+ * A RELP server that sends its answers one small packet at a time (with
+ * Nagle on) waits for our acknowledgement before sending the next: with
+ * delayed acks, a window of answers would trickle at one per 40 ms.
+ */
+static napi_value js_tcp_quick_ack(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd, one = 1;
+  if (!get_args(env, info, 1, argv, NULL)) return NULL;
+  if (!get_fd(env, argv[0], "fd", &fd)) return NULL;
+  if (setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one) < 0) {
+    throw_sys_fd(env, errno, "setsockopt(TCP_QUICKACK)", fd);
+    return NULL;
+  }
+  return NULL;
+}
+
 static napi_value js_clock_realtime(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   bool is_ta = false;
@@ -247,6 +268,7 @@ bool define_functions(napi_env env, napi_value exports) {
       {"bindListen", NULL, js_bind_listen, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fdInfo", NULL, js_fd_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"clockRealtime", NULL, js_clock_realtime, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"tcpQuickAck", NULL, js_tcp_quick_ack, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mkfifo", NULL, js_mkfifo, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dup", NULL, js_dup, NULL, NULL, NULL, napi_enumerable, NULL},
       {"peerCred", NULL, js_peer_cred, NULL, NULL, NULL, napi_enumerable, NULL},

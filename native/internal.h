@@ -8,7 +8,7 @@
  *
  *   errors.c      errors and argument helpers
  *   lifetime.c    the one lifetime model of every object holding uv handles
- *   functions.c   socketpair, bindDgram, bindListen, mkfifo, dup, fdInfo, clockRealtime, peerCred
+ *   functions.c   socketpair, bindDgram, bindListen, mkfifo, dup, fdInfo, clockRealtime, peerCred, tcpQuickAck
  *   send.c        sendFds, sendFdsAsync
  *   receiver.c    DgramReceiver, and what both datagram receivers share
  *   batch_receiver.c  DgramBatchReceiver

@@ -92,6 +92,7 @@ interface NativeBinding {
   sendFdsAsync(path: string, name: Buffer, fds: number[], timeoutMs: number): Promise<void>;
   fdInfo(fd: number): FdInfo;
   clockRealtime(out: Float64Array): void;
+  tcpQuickAck(fd: number): void;
   mkfifo(path: string, mode: number): void;
   dup(fd: number): number;
   peerCred(fd: number): Sender;
@@ -187,6 +188,11 @@ export function fdInfo(fd: number): FdInfo {
 /** clock_gettime(CLOCK_REALTIME): out[0] = seconds, out[1] = nanoseconds. Allocation-free. */
 export function clockRealtime(out: Float64Array): void {
   binding.clockRealtime(out);
+}
+
+/** setsockopt(TCP_QUICKACK): acknowledge at once what has arrived (Linux clears it again by itself: set it after each read). */
+export function tcpQuickAck(fd: number): void {
+  binding.tcpQuickAck(fd);
 }
 
 /** mkfifo(3): a named pipe at path (the init gives one to each service stream, as containerd does). */

@@ -20,7 +20,11 @@ export class DestinationError extends Error {}
 
 const DEFAULT_PORTS: Partial<Record<Scheme, number>> = { tls: 6514, udp: 514, relp: 2514, 'relp+tls': 2514, otlp: 4318, otlps: 4318 };
 
+/** Longest -to URL: its cursor is saved in one fixed-size record. */
+export const MAX_URL = 1024;
+
 export function parseDestination(text: string): Destination {
+  if (text.length > MAX_URL) throw new DestinationError(`-to URL of ${text.length} characters: at most ${MAX_URL}`);
   const m = /^([a-z+]+):\/\/(.*)$/.exec(text);
   if (!m) throw new DestinationError(`-to ${JSON.stringify(text)}: not a URL; expected SCHEME://HOST:PORT with SCHEME one of ${SCHEMES.join(', ')}`);
   const scheme = m[1] as Scheme;

@@ -39,6 +39,12 @@ export interface ForwardEntry {
   sd?: string;
   /** Set on memlogd's loss markers: entries that left the ring before this reader got them. */
   lost?: LossCounts;
+  /**
+   * When the entry was read without making a string of msg (wire-entry.ts):
+   * the length of msg's UTF-8 bytes, and a copy of them into out at `at`.
+   */
+  readonly msgByteLength?: number;
+  copyMsgTo?(out: Buffer, at: number): number;
 }
 
 function whole(v: unknown, min: number, max: number): number | undefined {

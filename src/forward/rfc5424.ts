@@ -331,6 +331,17 @@ function writeMessage(entry: ForwardEntry, opts: MessageOptions): void {
     head += app.tail;
   }
   if (entry.sd !== undefined) head += senderSd(entry.sd);
+  const bytes = entry.msgByteLength;
+  if (bytes !== undefined && entry.copyMsgTo !== undefined) {
+    // The message's bytes as they came: no string made, none encoded.
+    room(head.length + 1 + bytes);
+    pos += writeLatin1(head);
+    if (bytes > 0) {
+      out[pos++] = SP;
+      pos += entry.copyMsgTo(out, pos);
+    }
+    return;
+  }
   const msg = entry.msg;
   // Three bytes of UTF-8 per UTF-16 unit at most.
   room(head.length + 1 + msg.length * 3);

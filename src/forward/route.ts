@@ -19,6 +19,7 @@ import { Pause } from '../pause.js';
 import { Backoff } from './backoff.js';
 import type { Cursor, CursorStore } from './cursor-store.js';
 import { parseForwardEntry, type ForwardEntry } from './entry.js';
+import { fastForwardEntry } from './wire-entry.js';
 import { connectFeed, filters, type Feed } from './memlogd-feed.js';
 import { SendError, type Sender } from './sender.js';
 import { EntryQueue } from './entry-queue.js';
@@ -101,6 +102,8 @@ export class Route {
       await this.pause.for(backoff.take(this.retryAfterMs));
     }
     this.sender = undefined;
+    this.flushCursor();
+    this.opts.cursors.close();
   }
 
   /** Entries read and not yet acknowledged, while connected to memlogd. */
@@ -251,7 +254,7 @@ export class Route {
         settle();
       };
       const onLine = (line: Buffer): void => {
-        const entry = parseForwardEntry(line, daemon);
+        const entry = fastForwardEntry(line, daemon) ?? parseForwardEntry(line, daemon);
         if (!entry) {
           if (!this.warnedBadLine) this.opts.warn(`${this.opts.socket} sent a line that is not an entry, skipped: ${line.toString('utf8').slice(0, 200)}`);
           this.warnedBadLine = true;
@@ -303,10 +306,26 @@ export class Route {
     if (!position) return; // an upstream daemon: no seqs, nothing to save
     if (seq > position.seq) position.seq = seq;
     this.cursor = { ...position };
+    // Acknowledgements that come in one turn of the event loop are saved once, at its end.
+    if (!this.savePending) {
+      this.savePending = true;
+      setImmediate(() => this.flushCursor());
+    }
+  }
+
+  private savePending = false;
+  private saveFailing = false;
+
+  private flushCursor(): void {
+    if (!this.savePending || !this.cursor) return;
+    this.savePending = false;
     try {
       this.opts.cursors.save(this.cursor);
+      if (this.saveFailing) this.opts.info(`${this.opts.url}: the cursor is saved again`);
+      this.saveFailing = false;
     } catch (err) {
-      this.opts.warn(`${this.opts.url}: cannot save the cursor in ${this.opts.cursors.file}: ${(err as Error).message}`);
+      if (!this.saveFailing) this.opts.warn(`${this.opts.url}: cannot save the cursor in ${this.opts.cursors.file}: ${(err as Error).message}`);
+      this.saveFailing = true;
     }
   }
 

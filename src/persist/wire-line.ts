@@ -85,7 +85,7 @@ export function isPlainUtcTime(buf: Uint8Array, t0: number, t1: number): boolean
 }
 
 /** Where the parts of a fast-path wire line are: time [t0, t1), source [s0, s1), msg [m0, m1), seq ends at seqEnd. */
-interface FastShape {
+export interface FastShape {
   t0: number;
   s0: number;
   s1: number;
@@ -96,7 +96,7 @@ interface FastShape {
 }
 
 /** The fast path's checks: the line has our daemon's fixed shape, no escapes, a safe seq, valid UTF-8. */
-function fastShape(line: Buffer): FastShape | undefined {
+export function fastShape(line: Buffer): FastShape | undefined {
   if (!startsWithAt(line, 0, TIME_KEY)) return undefined;
   const t0 = TIME_KEY.length;
   const t1 = plainStringEnd(line, t0);

@@ -20,15 +20,18 @@ export function tlsContextOptions(opts: TlsOptions, host: string): tls.Connectio
     }
   };
   const servername = opts.servername ?? (net.isIP(host) ? undefined : host);
-  return {
+  const options: tls.ConnectionOptions = {
     ca: read(opts.ca, 'CA file (-tls-ca)'),
     cert: read(opts.cert, 'certificate (-tls-cert)'),
     key: read(opts.key, 'key (-tls-key)'),
     servername,
     rejectUnauthorized: opts.insecure !== true,
-    // An IP address given as -tls-servername is checked against the certificate's IP entries.
-    checkServerIdentity: opts.servername !== undefined ? (_host, cert) => tls.checkServerIdentity(opts.servername as string, cert) : undefined,
   };
+  // The name given is the one checked (an IP address too, against the certificate's IP entries).
+  // Only set when given: Node fails on checkServerIdentity present but undefined.
+  const name = opts.servername;
+  if (name !== undefined) options.checkServerIdentity = (_host, cert) => tls.checkServerIdentity(name, cert);
+  return options;
 }
 
 /** Connects; resolves once connected (and the TLS handshake verified); rejects with a SendError. */

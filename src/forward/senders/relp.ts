@@ -9,15 +9,15 @@
  * the grammar, the connection closing or failing, no answer for ackTimeoutMs)
  * rejects every pending send with a SendError and finishes the sender.
  */
-import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import tls from 'node:tls';
 import type { ForwardEntry } from '../entry.js';
 import type { MessageOptions } from '../message-options.js';
 import { formatRfc5424 } from '../rfc5424.js';
 import { SendError, type Sender, type SenderOptions } from '../sender.js';
-import { projectRoot } from '../../paths.js';
+import { memlogVersion } from '../../version.js';
+import { tlsContextOptions } from './connect.js';
+import { quickAcks } from './quick-ack.js';
 import { encodeFrame, encodeSyslogFrames, nextTxnr, RelpFrameError, rspOffers, rspStatus, rspText, ServerFrameReader } from './relp-frames.js';
 
 export interface RelpSenderOptions extends SenderOptions {
@@ -36,7 +36,7 @@ export interface RelpSenderOptions extends SenderOptions {
 }
 
 export const DEFAULT_WINDOW = 1024;
-const DEFAULT_HOLD_BACK = 64;
+const DEFAULT_HOLD_BACK = 0;
 const DEFAULT_ACK_TIMEOUT_MS = 30_000;
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 
@@ -60,16 +60,8 @@ let softwareOffer: string | undefined;
 
 /** relp_software's value: memlog,VERSION (the URL part is optional in RELP and we have none to give yet). */
 function software(): string {
-  if (softwareOffer === undefined) {
-    let version = 'unknown';
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version?: unknown };
-      if (typeof pkg.version === 'string' && /^[\w.+-]{1,40}$/.test(pkg.version)) version = pkg.version;
-    } catch {
-      // The version is only informative.
-    }
-    softwareOffer = `memlog,${version}`;
-  }
+  const version = memlogVersion();
+  softwareOffer ??= `memlog,${/^[\w.+-]{1,40}$/.test(version) ? version : 'unknown'}`;
   return softwareOffer;
 }
 
@@ -168,44 +160,31 @@ export class RelpSender implements Sender {
     return 'the RELP open (no answer from the server)';
   }
 
-  private readFile(what: string, file: string): Buffer {
-    try {
-      return fs.readFileSync(file);
-    } catch (err) {
-      throw new SendError(`${this.url}: cannot read the TLS ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, true);
-    }
-  }
-
   private connect(): void {
     const { host, port } = this.opts.destination;
     let socket: net.Socket;
+    // The TCP connection first, TLS over it when asked: the TCP socket's fd gets the quick acks.
+    const tcp = net.connect({ host, port });
+    tcp.setNoDelay(true);
     if (this.opts.destination.scheme === 'relp+tls') {
       const t = this.opts.tls;
       if ((t.cert === undefined) !== (t.key === undefined)) throw new SendError(`${this.url}: a TLS client certificate needs its key, and a key its certificate`, true);
-      const servername = t.servername ?? (net.isIP(host) === 0 ? host : undefined);
-      socket = tls.connect({
-        host,
-        port,
-        servername,
-        ca: t.ca !== undefined ? this.readFile('CA', t.ca) : undefined,
-        cert: t.cert !== undefined ? this.readFile('certificate', t.cert) : undefined,
-        key: t.key !== undefined ? this.readFile('key', t.key) : undefined,
-        // Node checks the certificate against servername, else the host (an address against its IP names).
-        rejectUnauthorized: !t.insecure,
-      });
-      socket.once('connect', () => {
+      socket = tls.connect({ socket: tcp, ...tlsContextOptions(t, host) });
+      tcp.once('connect', () => {
         if (this.phase === 'connecting') this.phase = 'handshake';
       });
       socket.once('secureConnect', () => {
-        if (t.insecure) this.onReport?.(`${this.url}: not verifying the server's TLS certificate (insecure)`);
+        if (t.insecure) this.onReport?.(`${this.url}: not verifying the server's TLS certificate (-tls-insecure)`);
         this.startSession();
       });
+      // Errors of the TCP connection under TLS (refused, reset) are the TLS socket's too.
+      tcp.on('error', (err: NodeJS.ErrnoException) => this.fail(this.socketError(err)));
     } else {
-      socket = net.connect({ host, port });
+      socket = tcp;
       socket.once('connect', () => this.startSession());
     }
+    quickAcks(socket, tcp);
     this.socket = socket;
-    socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => this.fail(this.socketError(err)));
     socket.on('end', () => this.onServerGone('the server closed the connection'));
