@@ -315,8 +315,8 @@ test('relp: no more than `window` frames are ever unanswered, and everything res
     held.push({ txnr: f.txnr, socket });
     most = Math.max(most, server.frames.length - answered);
   });
-  // No frames held back for answers (see holdBack): the window alone decides what is written.
-  const s = sender(fake.url, { window, maxBatch: 4, ackTimeoutMs: 60_000, holdBack: 0 });
+  // The window alone decides what is written.
+  const s = sender(fake.url, { window, maxBatch: 4, ackTimeoutMs: 60_000 });
   t.after(() => s.destroy());
   await s.open();
   // Five batches of four: twenty entries, more than twice the window.

@@ -51,10 +51,9 @@ const SYSLOG = Buffer.from(' syslog ', 'latin1');
 
 /**
  * `TXNR syslog LEN MSG\n` for each message, transaction numbers from first on, all in one buffer (one
- * socket write). Returns the buffer, the transaction number after the last, and where each of the last
- * `tail` frames starts in it.
+ * socket write). Returns the buffer and the transaction number after the last.
  */
-export function encodeSyslogFrames(messages: readonly Buffer[], first: number, tail = 0): { frames: Buffer; next: number; tailStarts: number[] } {
+export function encodeSyslogFrames(messages: readonly Buffer[], first: number): { frames: Buffer; next: number } {
   let size = 0;
   let txnr = first;
   for (const m of messages) {
@@ -63,12 +62,9 @@ export function encodeSyslogFrames(messages: readonly Buffer[], first: number, t
   }
   const frames = Buffer.allocUnsafe(size);
   let off = 0;
-  const tailStarts: number[] = [];
-  const tailFrom = messages.length - tail;
   txnr = first;
   for (let k = 0; k < messages.length; k++) {
     const m = messages[k];
-    if (k >= tailFrom) tailStarts.push(off);
     off = putDecimal(frames, off, txnr);
     off += SYSLOG.copy(frames, off);
     off = putDecimal(frames, off, m.length);
@@ -77,7 +73,7 @@ export function encodeSyslogFrames(messages: readonly Buffer[], first: number, t
     frames[off++] = LF;
     txnr = nextTxnr(txnr);
   }
-  return { frames, next: txnr, tailStarts };
+  return { frames, next: txnr };
 }
 
 /** One client frame with its data (open's offers; none for close). */
