@@ -2,7 +2,8 @@
  * The relp:// and relp+tls:// transport: a RELP client session (librelp's
  * protocol, as rsyslog's imrelp speaks it). open() connects (TLS when asked),
  * sends `open` with our offers and waits for the server's 200; send() writes
- * one `syslog` frame per entry, all of a batch in one socket write, and
+ * one `syslog` frame per entry, all of a batch in one socket write (each
+ * entry formatted straight into its frame when written), and
  * resolves when the server answered each with rsp 200. At most `window`
  * frames are unanswered: a batch that would pass it waits, written as the
  * answers come. Anything wrong (an answer other than 200, a frame that breaks
@@ -12,8 +13,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { ForwardEntry } from '../entry.js';
-import type { MessageOptions } from '../message-options.js';
-import { formatRfc5424 } from '../rfc5424.js';
 import { SendError, type Sender, type SenderOptions } from '../sender.js';
 import { memlogVersion } from '../../version.js';
 import { tlsContextOptions } from './connect.js';
@@ -29,8 +28,6 @@ export interface RelpSenderOptions extends SenderOptions {
   ackTimeoutMs?: number;
   /** Bound on close(): waiting for the last answers, then for the answer to RELP close (default 10 s). */
   closeTimeoutMs?: number;
-  /** Encodes one entry as the syslog message of a frame (default: RFC 5424). */
-  format?: (entry: ForwardEntry, opts: MessageOptions) => Buffer;
 }
 
 export const DEFAULT_WINDOW = 1024;
@@ -63,8 +60,8 @@ function software(): string {
 }
 
 interface Batch {
-  /** The encoded messages, until written. */
-  messages: Buffer[] | undefined;
+  /** The entries, until written (formatted then, straight into the frames, once their transaction numbers are known). */
+  entries: readonly ForwardEntry[] | undefined;
   count: number;
   /** Frames of it written and not yet answered, plus those not written. */
   remaining: number;
@@ -82,7 +79,6 @@ export class RelpSender implements Sender {
   private readonly url: string;
   private readonly ackTimeoutMs: number;
   private readonly closeTimeoutMs: number;
-  private readonly format: (entry: ForwardEntry, opts: MessageOptions) => Buffer;
   private phase: Phase = 'new';
   private socket: net.Socket | undefined;
   private readonly reader: ServerFrameReader;
@@ -120,7 +116,6 @@ export class RelpSender implements Sender {
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1 || this.maxBatch > this.window) throw new RangeError('RelpSender: maxBatch must be 1 to window');
     this.ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     this.closeTimeoutMs = opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
-    this.format = opts.format ?? formatRfc5424;
     this.url = opts.destination.url;
     this.reader = new ServerFrameReader({
       rsp: (txnr, data, length) => this.onRsp(txnr, data, length),
@@ -216,10 +211,8 @@ export class RelpSender implements Sender {
       return Promise.reject(new SendError(`${this.url}: ${entries.length} entries in one send, more than maxBatch (${this.maxBatch})`, true));
     }
     if (entries.length === 0 && this.head === this.batches.length) return Promise.resolve();
-    const messages = new Array<Buffer>(entries.length);
-    for (let i = 0; i < entries.length; i++) messages[i] = this.format(entries[i], this.opts.message);
     return new Promise<void>((resolve, reject) => {
-      this.batches.push({ messages, count: messages.length, remaining: messages.length, resolve, reject });
+      this.batches.push({ entries, count: entries.length, remaining: entries.length, resolve, reject });
       this.writeWaiting();
     });
   }
@@ -233,23 +226,24 @@ export class RelpSender implements Sender {
       end++;
     }
     if (end === this.firstUnwritten) return;
-    let messages: Buffer[];
+    let entries: readonly ForwardEntry[];
     if (end - this.firstUnwritten === 1) {
-      messages = this.batches[this.firstUnwritten].messages ?? [];
+      entries = this.batches[this.firstUnwritten].entries ?? [];
     } else {
-      messages = [];
-      for (let k = this.firstUnwritten; k < end; k++) for (const m of this.batches[k].messages ?? []) messages.push(m);
+      const all: ForwardEntry[] = [];
+      for (let k = this.firstUnwritten; k < end; k++) for (const e of this.batches[k].entries ?? []) all.push(e);
+      entries = all;
     }
-    for (let k = this.firstUnwritten; k < end; k++) this.batches[k].messages = undefined;
+    for (let k = this.firstUnwritten; k < end; k++) this.batches[k].entries = undefined;
     this.firstUnwritten = end;
-    if (messages.length === 0) {
+    if (entries.length === 0) {
       this.settleEmpty();
       return;
     }
-    const { frames, next } = encodeSyslogFrames(messages, this.txnr);
+    const { frames, next } = encodeSyslogFrames(entries, this.opts.message, this.txnr);
     this.txnr = next;
-    this.unanswered += messages.length;
-    this.inFlight += messages.length;
+    this.unanswered += entries.length;
+    this.inFlight += entries.length;
     this.armAckTimer();
     this.socket?.write(frames);
   }
