@@ -1,6 +1,6 @@
 /**
  * RFC 5424 encoding of one forwarded entry, and RFC 6587 octet-counting
- * framing of a batch.
+ * framing of a batch (with, for RELP, a few bytes around each frame).
  *
  *   <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD[ MSG]
  *
@@ -368,17 +368,32 @@ function decimalDigits(n: number): number {
   return d;
 }
 
+/** Bytes around each octet-counted message of a batch: RELP's `TXNR syslog ` before it and LF after. */
+export interface FrameParts {
+  /** Most bytes prefix() writes. */
+  readonly maxPrefix: number;
+  /** Writes the next frame's bytes before its MSG-LEN at buf[at] (room for maxPrefix is made); returns the offset after them. */
+  prefix(buf: Buffer, at: number): number;
+  /** The byte after each message. */
+  readonly suffix: number;
+}
+
 /**
  * Entries as RFC 5424 messages, each framed by octet counting (RFC 6587
  * 3.4.1: `MSG-LEN SP SYSLOG-MSG`), in one Buffer: the batch's only
- * allocation. For tcp and tls destinations.
+ * allocation. For tcp and tls destinations; with parts, each frame is
+ * `PREFIX MSG-LEN SP SYSLOG-MSG SUFFIX` (RELP's syslog frames).
  */
-export function formatOctetCounted(entries: readonly ForwardEntry[], opts: MessageOptions): Buffer {
+export function formatOctetCounted(entries: readonly ForwardEntry[], opts: MessageOptions, parts?: FrameParts): Buffer {
   pos = 0;
   // Each message is written after room for its length, guessed as long as the
   // last one's; a wrong guess moves the message (rare: lengths vary little).
   let guess = 3;
   for (const entry of entries) {
+    if (parts !== undefined) {
+      room(parts.maxPrefix);
+      pos = parts.prefix(out, pos);
+    }
     const frameStart = pos;
     room(guess + 1);
     pos += guess + 1;
@@ -394,6 +409,10 @@ export function formatOctetCounted(entries: readonly ForwardEntry[], opts: Messa
     }
     out.write(String(len), frameStart, 'latin1');
     out[frameStart + digits] = SP;
+    if (parts !== undefined) {
+      room(1);
+      out[pos++] = parts.suffix;
+    }
   }
   return written();
 }

@@ -2,7 +2,8 @@
  * The relp:// and relp+tls:// transport: a RELP client session (librelp's
  * protocol, as rsyslog's imrelp speaks it). open() connects (TLS when asked),
  * sends `open` with our offers and waits for the server's 200; send() writes
- * one `syslog` frame per entry, all of a batch in one socket write, and
+ * one `syslog` frame per entry, all of a batch in one socket write (each
+ * entry formatted straight into its frame when written), and
  * resolves when the server answered each with rsp 200. At most `window`
  * frames are unanswered: a batch that would pass it waits, written as the
  * answers come. Anything wrong (an answer other than 200, a frame that breaks
@@ -12,8 +13,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { ForwardEntry } from '../entry.js';
-import type { MessageOptions } from '../message-options.js';
-import { formatRfc5424 } from '../rfc5424.js';
 import { SendError, type Sender, type SenderOptions } from '../sender.js';
 import { memlogVersion } from '../../version.js';
 import { tlsContextOptions } from './connect.js';
@@ -29,14 +28,9 @@ export interface RelpSenderOptions extends SenderOptions {
   ackTimeoutMs?: number;
   /** Bound on close(): waiting for the last answers, then for the answer to RELP close (default 10 s). */
   closeTimeoutMs?: number;
-  /** Frames held back to write one per answer, keeping the server's answers flowing (default 64; 0: none). */
-  holdBack?: number;
-  /** Encodes one entry as the syslog message of a frame (default: RFC 5424). */
-  format?: (entry: ForwardEntry, opts: MessageOptions) => Buffer;
 }
 
 export const DEFAULT_WINDOW = 1024;
-const DEFAULT_HOLD_BACK = 0;
 const DEFAULT_ACK_TIMEOUT_MS = 30_000;
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 
@@ -66,8 +60,8 @@ function software(): string {
 }
 
 interface Batch {
-  /** The encoded messages, until written. */
-  messages: Buffer[] | undefined;
+  /** The entries, until written (formatted then, straight into the frames, once their transaction numbers are known). */
+  entries: readonly ForwardEntry[] | undefined;
   count: number;
   /** Frames of it written and not yet answered, plus those not written. */
   remaining: number;
@@ -85,7 +79,6 @@ export class RelpSender implements Sender {
   private readonly url: string;
   private readonly ackTimeoutMs: number;
   private readonly closeTimeoutMs: number;
-  private readonly format: (entry: ForwardEntry, opts: MessageOptions) => Buffer;
   private phase: Phase = 'new';
   private socket: net.Socket | undefined;
   private readonly reader: ServerFrameReader;
@@ -102,14 +95,6 @@ export class RelpSender implements Sender {
   private batches: Batch[] = [];
   private head = 0;
   private firstUnwritten = 0;
-  /**
-   * The last frames given to us, held back and written one per answer from the server. librelp
-   * writes each rsp on its own with Nagle on, so all but the first of a burst wait for our ACK, which
-   * the kernel delays (40 ms) when we have nothing to send: a frame written as answers come carries
-   * that ACK at once and keeps the answers flowing. Counted as written (they have transaction numbers).
-   */
-  private held: Buffer[] = [];
-  private readonly holdBack: number;
 
   private openTxnr = 0;
   private closeTxnr = 0;
@@ -131,8 +116,6 @@ export class RelpSender implements Sender {
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1 || this.maxBatch > this.window) throw new RangeError('RelpSender: maxBatch must be 1 to window');
     this.ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     this.closeTimeoutMs = opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
-    this.format = opts.format ?? formatRfc5424;
-    this.holdBack = opts.holdBack ?? DEFAULT_HOLD_BACK;
     this.url = opts.destination.url;
     this.reader = new ServerFrameReader({
       rsp: (txnr, data, length) => this.onRsp(txnr, data, length),
@@ -216,27 +199,7 @@ export class RelpSender implements Sender {
     this.txnr = nextTxnr(this.txnr);
     this.unanswered++;
     this.armAckTimer();
-    this.writeOut(this.held, frame);
-    this.held = [];
-  }
-
-  /** Writes the buffers, then last (if any), in one system call. */
-  private writeOut(buffers: Buffer[], last: Buffer | undefined): void {
-    const s = this.socket;
-    if (!s) return;
-    const n = buffers.length + (last ? 1 : 0);
-    if (n === 0) return;
-    if (n > 1) s.cork();
-    for (const b of buffers) s.write(b);
-    if (last) s.write(last);
-    if (n > 1) s.uncork();
-  }
-
-  /** An answer came and nothing new is to be written: one held frame goes, carrying our ACK. */
-  private drip(): void {
-    if (this.held.length === 0) return;
-    const b = this.held.shift() as Buffer;
-    this.socket?.write(b);
+    this.socket?.write(frame);
   }
 
   send(entries: ForwardEntry[]): Promise<void> {
@@ -248,55 +211,41 @@ export class RelpSender implements Sender {
       return Promise.reject(new SendError(`${this.url}: ${entries.length} entries in one send, more than maxBatch (${this.maxBatch})`, true));
     }
     if (entries.length === 0 && this.head === this.batches.length) return Promise.resolve();
-    const messages = new Array<Buffer>(entries.length);
-    for (let i = 0; i < entries.length; i++) messages[i] = this.format(entries[i], this.opts.message);
     return new Promise<void>((resolve, reject) => {
-      this.batches.push({ messages, count: messages.length, remaining: messages.length, resolve, reject });
+      this.batches.push({ entries, count: entries.length, remaining: entries.length, resolve, reject });
       this.writeWaiting();
     });
   }
 
-  /** Writes the waiting batches that fit in the window, in one socket write (and the held frame when answers came). */
-  private writeWaiting(answered = false): void {
+  /** Writes the waiting batches that fit in the window, in one socket write. */
+  private writeWaiting(): void {
     let room = this.window - this.inFlight;
     let end = this.firstUnwritten;
     while (end < this.batches.length && this.batches[end].count <= room) {
       room -= this.batches[end].count;
       end++;
     }
-    if (end === this.firstUnwritten) {
-      if (answered) this.drip();
-      return;
-    }
-    let messages: Buffer[];
+    if (end === this.firstUnwritten) return;
+    let entries: readonly ForwardEntry[];
     if (end - this.firstUnwritten === 1) {
-      messages = this.batches[this.firstUnwritten].messages ?? [];
+      entries = this.batches[this.firstUnwritten].entries ?? [];
     } else {
-      messages = [];
-      for (let k = this.firstUnwritten; k < end; k++) for (const m of this.batches[k].messages ?? []) messages.push(m);
+      const all: ForwardEntry[] = [];
+      for (let k = this.firstUnwritten; k < end; k++) for (const e of this.batches[k].entries ?? []) all.push(e);
+      entries = all;
     }
-    for (let k = this.firstUnwritten; k < end; k++) this.batches[k].messages = undefined;
+    for (let k = this.firstUnwritten; k < end; k++) this.batches[k].entries = undefined;
     this.firstUnwritten = end;
-    if (messages.length === 0) {
-      if (answered) this.drip();
+    if (entries.length === 0) {
       this.settleEmpty();
       return;
     }
-    // At least one frame is written now, so that an answer comes to release the held ones.
-    const keep = Math.min(this.holdBack, messages.length - 1);
-    const { frames, next, tailStarts } = encodeSyslogFrames(messages, this.txnr, keep);
+    const { frames, next } = encodeSyslogFrames(entries, this.opts.message, this.txnr);
     this.txnr = next;
-    this.unanswered += messages.length;
-    this.inFlight += messages.length;
+    this.unanswered += entries.length;
+    this.inFlight += entries.length;
     this.armAckTimer();
-    const before = this.held;
-    this.held = [];
-    if (keep === 0) {
-      this.writeOut(before, frames);
-      return;
-    }
-    this.writeOut(before, frames.subarray(0, tailStarts[0]));
-    for (let k = 0; k < keep; k++) this.held.push(frames.subarray(tailStarts[k], k + 1 < keep ? tailStarts[k + 1] : frames.length));
+    this.socket?.write(frames);
   }
 
   /** Resolves the batches at the head that have nothing left unanswered (empty ones sent after settled ones). */
@@ -331,7 +280,7 @@ export class RelpSender implements Sender {
     }
     if (this.phase === 'open' || this.phase === 'closing') {
       if (this.unanswered === 0) this.disarmAckTimer();
-      this.writeWaiting(true);
+      this.writeWaiting();
     }
   }
 
@@ -427,7 +376,6 @@ export class RelpSender implements Sender {
     this.disarmAckTimer();
     const s = this.socket;
     this.socket = undefined;
-    this.held = [];
     s?.destroy();
     const ended = this.ended;
     this.ended = undefined;
