@@ -102,7 +102,6 @@ export class Route {
       await this.pause.for(backoff.take(this.retryAfterMs));
     }
     this.sender = undefined;
-    this.flushCursor();
     this.opts.cursors.close();
   }
 
@@ -306,19 +305,15 @@ export class Route {
     if (!position) return; // an upstream daemon: no seqs, nothing to save
     if (seq > position.seq) position.seq = seq;
     this.cursor = { ...position };
-    // Acknowledgements that come in one turn of the event loop are saved once, at its end.
-    if (!this.savePending) {
-      this.savePending = true;
-      setImmediate(() => this.flushCursor());
-    }
+    // Saved at once (one small write in place): a kill -9 right after an acknowledgement then
+    // repeats only what was still unacknowledged.
+    this.saveCursor();
   }
 
-  private savePending = false;
   private saveFailing = false;
 
-  private flushCursor(): void {
-    if (!this.savePending || !this.cursor) return;
-    this.savePending = false;
+  private saveCursor(): void {
+    if (!this.cursor) return;
     try {
       this.opts.cursors.save(this.cursor);
       if (this.saveFailing) this.opts.info(`${this.opts.url}: the cursor is saved again`);
