@@ -98,7 +98,9 @@ test('a receiver that restarts: one message for the outage, backoff between trie
     s.destroy();
   });
   await new Promise<void>((res) => dropper.listen(r.port, '127.0.0.1', () => res()));
-  await waitFor('5 tries', () => times.length >= 5, 120_000);
+  await waitFor('5 tries', () => times.length >= 5, 120_000).catch((err: Error) => {
+    throw new Error(`${err.message} (${times.length} came)\nforwarder: ${f.stderr()}`);
+  });
   await new Promise<void>((res) => dropper.close(() => res()));
   const gaps = times.slice(1).map((x, i) => x - times[i]);
   assert.ok(gaps[3] > gaps[0], `backoff grows: gaps ${gaps.join(', ')} ms`);

@@ -81,6 +81,12 @@ export class Route {
     while (!this.stopped) {
       const sender = this.opts.makeSender();
       sender.onReport = (msg) => this.opts.warn(`${this.opts.url}: ${msg}`);
+      this.senderFailure = undefined;
+      sender.onFail = (err) => {
+        if (this.sender !== sender) return;
+        this.senderFailure = err;
+        this.endPump?.(err);
+      };
       this.sender = sender;
       try {
         await sender.open();
@@ -104,6 +110,11 @@ export class Route {
     this.sender = undefined;
     this.opts.cursors.close();
   }
+
+  /** How the current sender's connection failed, when it did outside a send. */
+  private senderFailure: SendError | undefined;
+  /** Ends the running pump because the sender failed. */
+  private endPump: ((err: SendError) => void) | undefined;
 
   /** Entries read and not yet acknowledged, while connected to memlogd. */
   private unsent: (() => number) | undefined;
@@ -206,6 +217,7 @@ export class Route {
       const finish = (end: PumpEnd): void => {
         if (finished) return;
         finished = true;
+        this.endPump = undefined;
         this.feedSocket = undefined;
         this.unsent = undefined;
         socket.destroy();
@@ -227,6 +239,19 @@ export class Route {
         }
         if (feedClosed && queue.length === 0 && inflight === 0) finish(this.stopped ? 'stopped' : 'memlogd-closed');
       };
+      // The connection failing between batches (or before this pump began): reconnect now, not at the next entry.
+      const onSenderFailed = (err: SendError): void => {
+        if (failed || finished) return;
+        failed = true;
+        this.destinationFailed(err);
+        finish('sender-failed');
+      };
+      const early = this.senderFailure;
+      if (early) {
+        onSenderFailed(early);
+        return;
+      }
+      this.endPump = onSenderFailed;
       const sendMore = (): void => {
         while (!failed && !this.stopped && queue.length > 0 && inflight < sender.window) {
           const batch = queue.take(Math.min(sender.maxBatch, sender.window - inflight));

@@ -47,6 +47,13 @@ export interface Sender {
    * told to the user (OTLP partial_success rejections). Set by the forwarder.
    */
   onReport?: (msg: string) => void;
+  /**
+   * Called once when the connection fails while nothing may be pending (the
+   * receiver went away between batches), so that the forwarder reconnects
+   * now rather than at the next entry. Set by the forwarder; senders without
+   * a standing connection (OTLP) never call it.
+   */
+  onFail?: (err: SendError) => void;
   /** Ends the session politely (RELP close) once what was sent is acknowledged; bounded in time. */
   close(): Promise<void>;
   /** Drops the connection at once; pending sends reject. */

@@ -75,6 +75,7 @@ export class RelpSender implements Sender {
   readonly window: number;
   readonly maxBatch: number;
   onReport?: (msg: string) => void;
+  onFail?: (err: SendError) => void;
 
   private readonly url: string;
   private readonly ackTimeoutMs: number;
@@ -389,6 +390,7 @@ export class RelpSender implements Sender {
     if (this.phase === 'failed' || this.phase === 'closed') return;
     this.phase = 'failed';
     this.error = err;
+    this.onFail?.(err);
     this.teardown();
     const opened = this.opened;
     this.opened = undefined;

@@ -12,6 +12,7 @@ import { SendError, type Sender, type SenderOptions } from '../sender.js';
 import { connectStream } from './connect.js';
 
 export class SyslogStreamSender implements Sender {
+  onFail?: (err: SendError) => void;
   readonly window = 64 * 1024;
   readonly maxBatch = 4096;
   private socket: net.Socket | undefined;
@@ -50,6 +51,7 @@ export class SyslogStreamSender implements Sender {
   private fail(err: SendError): void {
     if (this.failure) return;
     this.failure = err;
+    this.onFail?.(err);
     for (const reject of this.waiting) reject(err);
     this.waiting.clear();
     this.socket?.destroy();

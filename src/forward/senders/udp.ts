@@ -15,6 +15,7 @@ import { SendError, type Sender, type SenderOptions } from '../sender.js';
 export const MAX_DATAGRAM = 65507;
 
 export class UdpSender implements Sender {
+  onFail?: (err: SendError) => void;
   readonly window = 4096;
   readonly maxBatch = 1024;
   private socket: dgram.Socket | undefined;
@@ -79,6 +80,7 @@ export class UdpSender implements Sender {
   private fail(err: SendError): void {
     if (this.failure) return;
     this.failure = err;
+    this.onFail?.(err);
     for (const reject of this.waiting) reject(err);
     this.waiting.clear();
     try {
