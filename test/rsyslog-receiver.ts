@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { findProgram } from '../bench/which.js';
+import { accepts, freePort } from '../bench/rsyslog.js';
 import { rsyslogWithModules, type RsyslogModule } from './peers.js';
 
 export type ReceiverInput = 'tcp' | 'tls' | 'relp' | 'relp+tls';
@@ -199,32 +200,8 @@ export function receiverConfig(o: { work: string; output: string; internal: stri
   return lines.join('\n');
 }
 
-/** A port on loopback the kernel says is free now (bound to port 0, then closed). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
-/** Whether something accepts a TCP connection on the port now. */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => {
-      s.destroy();
-      resolve(false);
-    });
-  });
-}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -9,6 +9,26 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { SendError, type TlsOptions } from '../sender.js';
 
+/** TLS errors that mean the server's certificate does not verify: trying again with the same CA cannot help. */
+const CERTIFICATE_ERRORS = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'INVALID_CA',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+export function isCertificateError(code: string | undefined): boolean {
+  return code !== undefined && CERTIFICATE_ERRORS.has(code);
+}
+
 /** PEM files read once per connection attempt: a renewed certificate is picked up at the next reconnect. */
 export function tlsContextOptions(opts: TlsOptions, host: string): tls.ConnectionOptions {
   const read = (file: string | undefined, what: string): Buffer | undefined => {
@@ -50,7 +70,7 @@ export function connectStream(host: string, port: number, secure: TlsOptions | u
       clearTimeout(timer);
       socket.destroy();
       const code = (err as NodeJS.ErrnoException).code;
-      const tlsProblem = code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO|HOSTNAME|ERR_TLS|ALTNAME/.test(code);
+      const tlsProblem = isCertificateError(code);
       reject(new SendError(`cannot connect to ${where}: ${err.message}${tlsProblem ? ' (the server certificate failed verification: see -tls-ca, -tls-servername, -tls-insecure)' : ''}`, tlsProblem));
     };
     socket.once('error', fail);

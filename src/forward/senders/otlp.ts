@@ -18,6 +18,7 @@ import tls from 'node:tls';
 import type { ForwardEntry } from '../entry.js';
 import { otlpLogRecord, otlpLogsRequest } from '../otlp-encode.js';
 import { interpretAnswer, type HttpAnswer } from '../otlp-response.js';
+import { isCertificateError } from './connect.js';
 import { SendError, type Sender, type SenderOptions } from '../sender.js';
 
 export const OTLP_MAX_BATCH = 2048;
@@ -43,21 +44,6 @@ export interface OtlpTuning {
   requestTimeoutMs?: number;
 }
 
-/** TLS verification failures: retrying with the same CA cannot help. */
-const CERT_ERRORS = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'CERT_SIGNATURE_FAILURE',
-  'INVALID_CA',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
 
 /** A failure to connect or talk, as one line naming the destination. */
 export function describeNetError(err: unknown, url: string, host: string, port: number): SendError {
@@ -65,7 +51,7 @@ export function describeNetError(err: unknown, url: string, host: string, port: 
   const e = err as NodeJS.ErrnoException;
   const code = typeof e?.code === 'string' ? e.code : '';
   const msg = e instanceof Error ? e.message : String(err);
-  if (CERT_ERRORS.has(code)) {
+  if (isCertificateError(code)) {
     return new SendError(`${url}: the server's certificate does not verify (${msg}); give the CA that signs it (-tls-ca), the name it holds (-tls-servername), or -tls-insecure`, true);
   }
   if (code === 'ECONNREFUSED') return new SendError(`${url}: connection refused (nothing listens on ${host} port ${port})`);

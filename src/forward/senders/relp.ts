@@ -15,7 +15,7 @@ import tls from 'node:tls';
 import type { ForwardEntry } from '../entry.js';
 import { SendError, type Sender, type SenderOptions } from '../sender.js';
 import { memlogVersion } from '../../version.js';
-import { tlsContextOptions } from './connect.js';
+import { isCertificateError, tlsContextOptions } from './connect.js';
 import { quickAcks } from './quick-ack.js';
 import { encodeFrame, encodeSyslogFrames, nextTxnr, RelpFrameError, rspOffers, rspStatus, rspText, ServerFrameReader } from './relp-frames.js';
 
@@ -34,21 +34,6 @@ export const DEFAULT_WINDOW = 1024;
 const DEFAULT_ACK_TIMEOUT_MS = 30_000;
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 
-// TLS errors that mean the certificate does not verify: trying again with the same CA will not help.
-const CERT_ERRORS = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'CERT_SIGNATURE_FAILURE',
-  'INVALID_CA',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
 
 let softwareOffer: string | undefined;
 
@@ -177,7 +162,7 @@ export class RelpSender implements Sender {
 
   private socketError(err: NodeJS.ErrnoException): SendError {
     const code = err.code ?? '';
-    if (CERT_ERRORS.has(code)) {
+    if (isCertificateError(code)) {
       return new SendError(`${this.url}: the server's TLS certificate does not verify (${code}: ${err.message}); give the CA that signs it, or connect insecurely`, true);
     }
     if (code === 'ECONNREFUSED') return new SendError(`${this.url}: connection refused`);
