@@ -34,17 +34,7 @@
 #define BATCH 32
 #endif
 
-static unsigned long long now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
-}
-
-static long long cpu_micros(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec + (long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
-}
+#include "helper-clock.h"
 
 static int unix_addr(const char *path, struct sockaddr_un *addr) {
   memset(addr, 0, sizeof *addr);

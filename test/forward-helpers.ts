@@ -1,7 +1,7 @@
 /** Starting memlog-forward for tests, and writing numbered lines into memlogd. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { BIN, openStream } from './helpers.js';
+import { BIN, openStream, waitFor } from './helpers.js';
 
 export interface ForwarderProcess {
   proc: ChildProcess;
@@ -66,4 +66,25 @@ export function missingAndTwice(got: number[], n: number): { missing: number[]; 
   const missing: number[] = [];
   for (let i = 0; i < n; i++) if (!seen[i]) missing.push(i);
   return { missing, twice };
+}
+
+/**
+ * Rounds of: start the forwarder, write perRound more lines, wait until the
+ * receiver has more than `progress` new ones, kill -9 the forwarder. Returns
+ * how many lines were written.
+ */
+export async function killDuringFlow(
+  t: { after(fn: () => void | Promise<void>): void },
+  o: { querySocket: string; stateDir: string; args: string[]; writer: { write(from: number, to: number): void }; rounds: number; perRound: number; received(): number; progress: number; timeoutMs?: number },
+): Promise<number> {
+  let written = 0;
+  for (let round = 0; round < o.rounds; round++) {
+    const f = startForwarder(t, o.querySocket, o.stateDir, o.args);
+    o.writer.write(written, written + o.perRound);
+    written += o.perRound;
+    const before = o.received();
+    await waitFor('lines forwarded in this round', () => o.received() > before + o.progress, o.timeoutMs ?? 60_000);
+    await f.stop('SIGKILL');
+  }
+  return written;
 }

@@ -49,10 +49,6 @@ function makeEntries(n: number, seq0 = 0): ForwardEntry[] {
   return out;
 }
 
-function attr(record: DecodedLogRecord, key: string): KeyValue['value'] | undefined {
-  return record.attributes?.find((a) => a.key === key)?.value;
-}
-
 /** What the record must hold for the entry, every field, compared with what the OTel types decoded. */
 function checkRecord(record: DecodedLogRecord, e: ForwardEntry): void {
   const nanos = (BigInt(e.sec) * 1_000_000_000n + BigInt(e.nsec)).toString();

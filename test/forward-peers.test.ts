@@ -15,7 +15,7 @@ import { peers, skipLoudly } from './peers.js';
 import { receiverPeers, startRsyslog, type ReceivedMessage } from './rsyslog-receiver.js';
 import { startSyslogNg } from './syslog-ng-receiver.js';
 import { startOtlpReceiver } from './otlp-receiver.js';
-import { missingAndTwice, numberedWriter, numbers, startForwarder } from './forward-helpers.js';
+import { killDuringFlow, missingAndTwice, numberedWriter, numbers, startForwarder } from './forward-helpers.js';
 
 const RELP_WINDOW = 256;
 
@@ -73,16 +73,7 @@ test('relp: kill -9 of the forwarder three times while 100,000 lines flow, then 
   const args = ['-to', `relp://127.0.0.1:${r.ports.relp}`, '-relp-window', String(RELP_WINDOW)];
   const flow = (): number[] => numbers(r.messages().filter((m) => m['app-name'] === 'flow'), 'flow');
   const total = 100_000;
-  let written = 0;
-  for (let round = 0; round < 3; round++) {
-    const f = startForwarder(t, d.querySocket, state, args);
-    const target = written + 20_000;
-    w.write(written, target);
-    written = target;
-    const before = flow().length;
-    await waitFor('lines forwarded in this round', () => flow().length > before + 1000, 120_000);
-    await f.stop('SIGKILL');
-  }
+  let written = await killDuringFlow(t, { querySocket: d.querySocket, stateDir: state, args, writer: w, rounds: 3, perRound: 20_000, received: () => flow().length, progress: 1000, timeoutMs: 120_000 });
   const f = startForwarder(t, d.querySocket, state, args);
   w.write(written, written + 20_000);
   written += 20_000;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { BIN, dump, openStream, run, startDaemon, tmpdir, waitFor } from './helpers.js';
 import { SyslogReceiver } from './syslog-receiver.js';
-import { missingAndTwice, numberedWriter, numbers, startForwarder } from './forward-helpers.js';
+import { killDuringFlow, missingAndTwice, numberedWriter, numbers, startForwarder } from './forward-helpers.js';
 
 async function receiver(t: { after(fn: () => Promise<void>): void }): Promise<SyslogReceiver> {
   const r = new SyslogReceiver();
@@ -61,16 +61,7 @@ test('kill -9 of the forwarder three times while lines flow: every line arrives,
   const state = path.join(dir, 'state');
   const args = ['-to', `tcp://127.0.0.1:${r.port}`];
   const total = 40_000;
-  let written = 0;
-  for (let round = 0; round < 3; round++) {
-    const f = startForwarder(t, d.querySocket, state, args);
-    const target = written + 10_000;
-    w.write(written, target);
-    written = target;
-    const before = r.of('flow').length;
-    await waitFor('some lines forwarded in this round', () => r.of('flow').length > before);
-    await f.stop('SIGKILL');
-  }
+  const written = await killDuringFlow(t, { querySocket: d.querySocket, stateDir: state, args, writer: w, rounds: 3, perRound: 10_000, received: () => r.of('flow').length, progress: 0 });
   w.write(written, total);
   startForwarder(t, d.querySocket, state, args);
   await waitFor(`all ${total} lines`, () => missingAndTwice(numbers(r.of('flow')), total).missing.length === 0);
@@ -257,9 +248,13 @@ test('SIGTERM (a shutdown) sends what memlogd holds first, then exits 0', async 
   const f = startForwarder(t, d.querySocket, path.join(dir, 'state'), ['-to', `tcp://127.0.0.1:${r.port}`]);
   w.write(0, 1);
   await waitFor('the first line', () => r.of('svc').length >= 1);
+  // The receiver stops reading: the forwarder cannot have sent it all (25 MB) by the time it is told to stop.
+  r.pause();
   w.write(1, 100_000);
   await waitFor('all of it in the ring', async () => (await dump(d.querySocket)).filter((e) => e.source === 'svc').length === 100_000);
-  await f.stop('SIGTERM');
+  const stopped = f.stop('SIGTERM');
+  r.resume();
+  await stopped;
   assert.equal(f.proc.exitCode, 0, f.stderr());
   // Everything written before the shutdown is at the receiver once the forwarder has exited.
   await waitFor('the receiver has read it all', () => r.of('svc').length >= 100_000);

@@ -14,10 +14,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { findProgram } from '../bench/which.js';
 import { accepts, freePort } from '../bench/rsyslog.js';
+import { waitFor } from './helpers.js';
 import { rsyslogWithModules, type RsyslogModule } from './peers.js';
 
 export type ReceiverInput = 'tcp' | 'tls' | 'relp' | 'relp+tls';
@@ -203,10 +203,6 @@ export function receiverConfig(o: { work: string; output: string; internal: stri
 export { freePort };
 
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
 
@@ -302,11 +298,8 @@ export async function startRsyslog(dir: string, opts: ReceiverOptions): Promise<
     if (!p) return;
     if (p.exitCode === null && p.signalCode === null) p.kill(signal);
     if (signal !== 'SIGKILL') {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), STOP_TIMEOUT_MS)));
-      const r = await Promise.race([exited.then(() => 'gone' as const), late]);
-      clearTimeout(timer);
-      if (r === 'late') p.kill('SIGKILL');
+      // Politely first; one that does not exit within the deadline is killed.
+      await waitFor('rsyslogd to exit', () => p.exitCode !== null || p.signalCode !== null, STOP_TIMEOUT_MS).catch(() => p.kill('SIGKILL'));
     }
     await exited;
     proc = undefined;
@@ -326,21 +319,22 @@ export async function startRsyslog(dir: string, opts: ReceiverOptions): Promise<
       else p.once('exit', () => resolve());
     });
     const gone = (): boolean => p.exitCode !== null || p.signalCode !== null;
-    const deadline = Date.now() + READY_TIMEOUT_MS;
     for (const [input, port] of Object.entries(ports)) {
-      for (;;) {
-        if (gone()) throw new Error(`rsyslogd exited (${p.exitCode ?? p.signalCode}) before listening on ${input} port ${port}: ${diagnostics()}`);
-        if (await accepts(port)) break;
-        if (/already in use/i.test(diagnostics())) {
-          await kill('SIGTERM');
-          throw Object.assign(new Error(`rsyslogd: ${input} port ${port} is in use: ${diagnostics()}`), { code: 'EADDRINUSE' });
-        }
-        if (Date.now() > deadline) {
-          await kill('SIGTERM');
-          throw new Error(`rsyslogd did not listen on ${input} port ${port} within ${READY_TIMEOUT_MS / 1000} s: ${diagnostics()}`);
-        }
-        // Polling for an observable condition (the port accepting), bounded by the deadline above.
-        await delay(20);
+      let state: 'ready' | 'gone' | 'in use';
+      try {
+        state = await waitFor(
+          `rsyslogd to listen on ${input} port ${port}`,
+          async () => (gone() ? 'gone' : /already in use/i.test(diagnostics()) ? 'in use' : (await accepts(port)) && 'ready'),
+          READY_TIMEOUT_MS,
+        );
+      } catch (err) {
+        await kill('SIGTERM');
+        throw new Error(`${(err as Error).message}: ${diagnostics()}`);
+      }
+      if (state === 'gone') throw new Error(`rsyslogd exited (${p.exitCode ?? p.signalCode}) before listening on ${input} port ${port}: ${diagnostics()}`);
+      if (state === 'in use') {
+        await kill('SIGTERM');
+        throw Object.assign(new Error(`rsyslogd: ${input} port ${port} is in use: ${diagnostics()}`), { code: 'EADDRINUSE' });
       }
     }
   };
@@ -364,15 +358,13 @@ export async function startRsyslog(dir: string, opts: ReceiverOptions): Promise<
     pid: () => proc?.pid ?? -1,
     diagnostics,
     messages: () => file.read(),
-    waitForMessages: async (n, timeoutMs = 60_000) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
+    waitForMessages: (n, timeoutMs = 60_000) =>
+      waitFor(`${n} messages at rsyslog`, () => {
         const all = file.read();
-        if (all.length >= n) return all;
-        if (Date.now() > deadline) throw new Error(`rsyslog received ${all.length} messages, not ${n}, within ${timeoutMs / 1000} s: ${diagnostics()}`);
-        await delay(20);
-      }
-    },
+        return all.length >= n && all;
+      }, timeoutMs).catch((err: Error) => {
+        throw new Error(`${err.message} (it has ${file.read().length}): ${diagnostics()}`);
+      }),
     restart: async () => {
       await kill('SIGTERM');
       file.dropPartial();

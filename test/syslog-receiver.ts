@@ -83,6 +83,7 @@ export class SyslogReceiver {
   private onConnection(socket: net.Socket): void {
     this.connections++;
     this.sockets.add(socket);
+    if (this.paused) socket.pause();
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     let buf: Buffer = Buffer.alloc(0);
@@ -104,6 +105,19 @@ export class SyslogReceiver {
       buf = buf.subarray(pos);
     });
   }
+
+  /** Stops reading every connection (a receiver that has fallen behind); resume() reads again. */
+  pause(): void {
+    this.paused = true;
+    for (const s of this.sockets) s.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    for (const s of this.sockets) s.resume();
+  }
+
+  private paused = false;
 
   /** Messages of one app-name, in order. */
   of(app: string): Received[] {

@@ -9,7 +9,7 @@ import { CursorStore } from './cursor-store.js';
 import type { Destination } from './destination.js';
 import type { MessageOptions } from './message-options.js';
 import { Route } from './route.js';
-import type { Sender, SenderOptions, TlsOptions } from './sender.js';
+import type { SenderOptions, TlsOptions } from './sender.js';
 import { makeSender } from './senders/index.js';
 
 export interface ForwarderOptions {
@@ -27,8 +27,6 @@ export interface ForwarderOptions {
   maxBackoffMs?: number;
   /** RELP's window (entries unacknowledged at once). */
   relpWindow?: number;
-  /** For tests: another way to make senders. */
-  makeSender?: (opts: SenderOptions) => Sender;
 }
 
 export class Forwarder {
@@ -39,7 +37,6 @@ export class Forwarder {
   constructor(opts: ForwarderOptions) {
     this.socket = opts.socket;
     CursorStore.prepare(opts.stateDir);
-    const make = opts.makeSender ?? makeSender;
     const urls = new Set<string>();
     this.routes = opts.destinations.map((destination) => {
       // Two routes with one cursor file would overwrite each other's.
@@ -55,7 +52,7 @@ export class Forwarder {
       return new Route({
         socket: opts.socket,
         url: destination.url,
-        makeSender: () => make(senderOptions),
+        makeSender: () => makeSender(senderOptions),
         cursors: new CursorStore(opts.stateDir, destination.url),
         filter: opts.filter,
         warn: opts.warn,

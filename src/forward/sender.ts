@@ -82,5 +82,3 @@ export interface SenderOptions {
   /** RELP only: entries unacknowledged at once (-relp-window; the sender's default when undefined). */
   relpWindow?: number;
 }
-
-export type SenderFactory = (opts: SenderOptions) => Sender;

@@ -312,4 +312,3 @@ export class OtlpSender implements Sender {
   }
 }
 
-export const createOtlpSender = (opts: SenderOptions, tuning?: OtlpTuning): Sender => new OtlpSender(opts, tuning);

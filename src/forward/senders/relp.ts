@@ -428,6 +428,3 @@ export class RelpSender implements Sender {
   }
 }
 
-export function relpSender(opts: SenderOptions): Sender {
-  return new RelpSender(opts);
-}

@@ -10,14 +10,17 @@ import type { ForwardEntry } from '../entry.js';
 import { formatOctetCounted } from '../rfc5424.js';
 import { SendError, type Sender, type SenderOptions } from '../sender.js';
 import { connectStream } from './connect.js';
+import { PendingSends } from './pending-sends.js';
 
 export class SyslogStreamSender implements Sender {
   onFail?: (err: SendError) => void;
   readonly window = 64 * 1024;
   readonly maxBatch = 4096;
   private socket: net.Socket | undefined;
-  private failure: SendError | undefined;
-  private readonly waiting = new Set<(err: SendError) => void>();
+  private readonly pending = new PendingSends((err) => {
+    this.onFail?.(err);
+    this.socket?.destroy();
+  });
 
   constructor(private readonly opts: SenderOptions) {}
 
@@ -34,27 +37,15 @@ export class SyslogStreamSender implements Sender {
   }
 
   send(entries: ForwardEntry[]): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
     const socket = this.socket;
-    if (!socket) return Promise.reject(new SendError('not connected'));
-    const bytes = formatOctetCounted(entries, this.opts.message);
-    return new Promise((resolve, reject) => {
-      this.waiting.add(reject);
-      socket.write(bytes, (err) => {
-        this.waiting.delete(reject);
-        if (err) reject(this.failure ?? new SendError(err.message));
-        else resolve();
-      });
+    if (!socket && !this.pending.failure) return Promise.reject(new SendError('not connected'));
+    return this.pending.track((done) => {
+      (socket as net.Socket).write(formatOctetCounted(entries, this.opts.message), (err) => done(err ? new SendError(err.message) : undefined));
     });
   }
 
   private fail(err: SendError): void {
-    if (this.failure) return;
-    this.failure = err;
-    this.onFail?.(err);
-    for (const reject of this.waiting) reject(err);
-    this.waiting.clear();
-    this.socket?.destroy();
+    this.pending.fail(err);
   }
 
   close(): Promise<void> {

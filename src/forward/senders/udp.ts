@@ -10,6 +10,7 @@ import net from 'node:net';
 import type { ForwardEntry } from '../entry.js';
 import { formatRfc5424 } from '../rfc5424.js';
 import { SendError, type Sender, type SenderOptions } from '../sender.js';
+import { PendingSends } from './pending-sends.js';
 
 /** The largest UDP payload over IPv4 (RFC 5426 section 3.2); IPv6 allows a little more, which we do not use. */
 export const MAX_DATAGRAM = 65507;
@@ -19,8 +20,14 @@ export class UdpSender implements Sender {
   readonly window = 4096;
   readonly maxBatch = 1024;
   private socket: dgram.Socket | undefined;
-  private failure: SendError | undefined;
-  private readonly waiting = new Set<(err: SendError) => void>();
+  private readonly pending = new PendingSends((err) => {
+    this.onFail?.(err);
+    try {
+      this.socket?.close();
+    } catch {
+      // Closed already.
+    }
+  });
 
   constructor(private readonly opts: SenderOptions) {}
 
@@ -33,7 +40,7 @@ export class UdpSender implements Sender {
       const onError = (err: Error): void => {
         clearTimeout(timer);
         this.fail(new SendError(`cannot send to ${d.host}:${d.port}: ${err.message}`));
-        reject(this.failure);
+        reject(this.pending.failure);
       };
       socket.once('error', onError);
       socket.connect(d.port, d.host, () => {
@@ -46,48 +53,34 @@ export class UdpSender implements Sender {
   }
 
   send(entries: ForwardEntry[]): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
     const socket = this.socket;
-    if (!socket) return Promise.reject(new SendError('not connected'));
+    if (!socket && !this.pending.failure) return Promise.reject(new SendError('not connected'));
     const messages = entries.map((e) => {
       const m = formatRfc5424(e, this.opts.message);
       return m.length > MAX_DATAGRAM ? m.subarray(0, MAX_DATAGRAM) : m;
     });
     if (messages.length === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.waiting.add(reject);
+    return this.pending.track((done) => {
       let left = messages.length;
-      let done = false;
+      let over = false;
       const onSent = (err: Error | null): void => {
-        if (done) return;
+        if (over) return;
         if (err) {
-          done = true;
-          this.waiting.delete(reject);
-          this.fail(new SendError(`${this.opts.destination.host}:${this.opts.destination.port}: ${err.message}`));
-          reject(this.failure);
-          return;
-        }
-        if (--left === 0) {
-          done = true;
-          this.waiting.delete(reject);
-          resolve();
+          over = true;
+          const failure = new SendError(`${this.opts.destination.host}:${this.opts.destination.port}: ${err.message}`);
+          this.fail(failure);
+          done(failure);
+        } else if (--left === 0) {
+          over = true;
+          done();
         }
       };
-      for (const m of messages) socket.send(m, onSent);
+      for (const m of messages) (socket as dgram.Socket).send(m, onSent);
     });
   }
 
   private fail(err: SendError): void {
-    if (this.failure) return;
-    this.failure = err;
-    this.onFail?.(err);
-    for (const reject of this.waiting) reject(err);
-    this.waiting.clear();
-    try {
-      this.socket?.close();
-    } catch {
-      // Closed already.
-    }
+    this.pending.fail(err);
   }
 
   close(): Promise<void> {
