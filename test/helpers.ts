@@ -62,6 +62,8 @@ export async function asNobody(t: { after(fn: () => void): void }): Promise<Othe
     copy(path.join('dist', 'bundle', `${name}.mjs`), 0o644);
   }
   copy(path.join('build', 'Release', 'memlog_native.node'), 0o755);
+  // The compressed ring's zstd binding, found by the bundles through node_modules.
+  for (const rel of ['package.json', 'binding.js', path.join('build', 'Release', 'binding.node')]) copy(path.join('node_modules', 'zstd-napi', rel), 0o644);
   copy('package.json', 0o644);
   fs.chmodSync(dir, 0o755);
   const user: OtherUser = {
@@ -135,6 +137,12 @@ export interface DaemonProcess {
   stop(): Promise<number | null>;
 }
 
+/**
+ * Raw bytes per compressed ring block in the suite's daemons: small, so that
+ * every test's entries go through sealed, compressed blocks (64 KiB in use).
+ */
+export const TEST_BLOCK_BYTES = 2048;
+
 /** Starts bin/memlogd on sockets in dir and waits until it answers a dump. */
 export async function startDaemon(
   t: { after(fn: () => void | Promise<void>): void },
@@ -143,7 +151,8 @@ export async function startDaemon(
 ): Promise<DaemonProcess> {
   const logSocket = path.join(dir, 'log.sock');
   const querySocket = path.join(dir, 'query.sock');
-  const proc = spawn(process.execPath, [BIN('memlogd'), '-socket-log', logSocket, '-socket-query', querySocket, ...flags], {
+  const ringFlags = flags.some((f) => /compress-ring|ring-block-bytes/.test(f)) ? [] : [`-ring-block-bytes=${TEST_BLOCK_BYTES}`];
+  const proc = spawn(process.execPath, [BIN('memlogd'), '-socket-log', logSocket, '-socket-query', querySocket, ...ringFlags, ...flags], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -81,8 +81,8 @@ test('the ring keeps the newest -max-lines entries', async (t) => {
   assert.deepEqual(messagesOf(entries, 'many'), Array.from({ length: 10 }, (_, i) => `line ${90 + i}`));
 });
 
-test('the ring keeps within -max-bytes of message text', async (t) => {
-  const daemon = await startDaemon(t, tmpdir(t), ['-max-lines', '100000', '-max-bytes', '10000']);
+test('a raw ring (-compress-ring=false) keeps within -max-bytes of message text', async (t) => {
+  const daemon = await startDaemon(t, tmpdir(t), ['-max-lines', '100000', '-max-bytes', '10000', '-compress-ring=false']);
   const fd = await openStream(daemon.logSocket, 'bytes');
   const line = (i: number): string => `${String(i).padStart(5, '0')} ${'x'.repeat(94)}`; // 100 bytes
   fs.writeSync(fd, Array.from({ length: 1000 }, (_, i) => line(i) + '\n').join(''));

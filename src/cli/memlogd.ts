@@ -4,6 +4,7 @@ import { binPath } from '../paths.js';
 import { DEFAULTS, Memlogd, validateOptions, type MemlogdOptions } from '../daemon/memlogd.js';
 import { bindSockets, bindSyslogSocket, DEFAULT_SOCKET_MODE, DEFAULT_SYSLOG_SOCKET_MODE, groupId, parseSocketMode } from '../daemon/socket-path.js';
 import { parseCommandLine, type FlagSpecs } from './flags.js';
+import { BLOCK_BYTES } from '../ring/blocks.js';
 import { parseDuration } from '../inputs/rate-limit.js';
 
 export const MEMLOGD_FLAGS = {
@@ -13,7 +14,9 @@ export const MEMLOGD_FLAGS = {
   'fd-query': { type: 'int', help: 'an already listening SOCK_STREAM fd to use instead of -socket-query' },
   'max-lines': { type: 'int', default: DEFAULTS.maxLines, help: 'entries kept in the ring' },
   'max-line-len': { type: 'int', default: DEFAULTS.maxLineLen, help: 'bytes kept of a line; the rest of a longer line is dropped' },
-  'max-bytes': { type: 'int', default: DEFAULTS.maxBytes, help: 'bytes of message text kept in the ring' },
+  'max-bytes': { type: 'int', default: DEFAULTS.maxBytes, help: 'bytes of memory for message text in the ring (compressed blocks counted compressed)' },
+  'compress-ring': { type: 'bool', default: true, help: 'compress filled blocks of the ring (zstd); -compress-ring=false keeps all text raw' },
+  'ring-block-bytes': { type: 'int', default: BLOCK_BYTES, help: 'raw bytes per compressed block (at most a sixteenth of -max-bytes; rings under 64 KiB stay raw unless this is given)' },
   'max-streams': { type: 'int', default: DEFAULTS.maxStreams, help: 'streams read at once; fds beyond are refused, with an entry saying so' },
   'max-clients': { type: 'int', default: DEFAULTS.maxClients, help: 'query clients connected at once; more are answered with an error and closed' },
   'restart-of': { type: 'string', arg: 'ID', help: 'the id of the daemon this one replaces (the init sets it): said in the first entries' },
@@ -48,6 +51,8 @@ export async function memlogdMain(argv: string[], synopsis = 'memlogd [flags]'):
     maxLines: values['max-lines'] ?? DEFAULTS.maxLines,
     maxLineLen: values['max-line-len'] ?? DEFAULTS.maxLineLen,
     maxBytes: values['max-bytes'] ?? DEFAULTS.maxBytes,
+    compressRing: values['compress-ring'] ?? true,
+    ringBlockBytes: values['ring-block-bytes'],
     maxStreams: values['max-streams'] ?? DEFAULTS.maxStreams,
     restartOf: values['restart-of'],
     maxClients: values['max-clients'] ?? DEFAULTS.maxClients,
@@ -115,6 +120,8 @@ async function daemonize(opts: MemlogdOptions): Promise<number> {
       `-max-lines=${opts.maxLines}`,
       `-max-line-len=${opts.maxLineLen}`,
       `-max-bytes=${opts.maxBytes}`,
+      `-compress-ring=${opts.compressRing ?? true}`,
+      ...(opts.ringBlockBytes === undefined ? [] : [`-ring-block-bytes=${opts.ringBlockBytes}`]),
       `-max-streams=${opts.maxStreams}`,
       `-max-clients=${opts.maxClients}`,
       ...(opts.modeTimeoutMs === undefined ? [] : [`-mode-timeout-ms=${opts.modeTimeoutMs}`]),

@@ -24,8 +24,12 @@ export interface MemlogdOptions {
   fdQuery?: number;
   maxLines: number;
   maxLineLen: number;
-  /** Bound on the bytes of message text in the ring. */
+  /** Bound on the bytes of message text in the ring (counted compressed). */
   maxBytes: number;
+  /** Compress filled blocks of the ring's text (default true). */
+  compressRing?: boolean;
+  /** Raw bytes per compressed block (default BLOCK_BYTES); given, rings of any size are compressed. */
+  ringBlockBytes?: number;
   /** How long a query client may take to send its mode byte. */
   modeTimeoutMs?: number;
   /** Streams read at once (fds beyond are refused). */
@@ -99,7 +103,7 @@ export class Memlogd {
   ) {
     this.createdPaths = createdPaths;
     this.failed = new Promise((resolve) => (this.fail = resolve));
-    this.ring = new Ring(opts, new SourceTable());
+    this.ring = new Ring({ ...opts, compress: opts.compressRing ?? true, blockBytes: opts.ringBlockBytes }, new SourceTable());
     this.own = this.ring.sources.acquire(OWN_SOURCE);
     if (opts.rateLimitBurst !== undefined && opts.rateLimitBurst > 0) {
       this.limiter = new RateLimiter(
@@ -127,6 +131,8 @@ export class Memlogd {
           next: this.ring.next,
           entries: this.ring.count,
           bytes: this.ring.bytes,
+          stored: this.ring.stored,
+          compressed: this.ring.compressed,
           maxLines: this.ring.maxLines,
           maxBytes: this.ring.capacity,
           dropped: this.ring.evicted,
@@ -296,6 +302,7 @@ export function validateOptions(opts: MemlogdOptions): void {
   whole('-max-lines', opts.maxLines, 1, 100_000_000);
   whole('-max-line-len', opts.maxLineLen, 1, 1024 * 1024);
   whole('-max-bytes', opts.maxBytes, 1, 2 ** 32 - 1);
+  if (opts.ringBlockBytes !== undefined) whole('-ring-block-bytes', opts.ringBlockBytes, 1, 16 * 1024 * 1024);
   whole('-max-streams', opts.maxStreams, 1, 1_000_000);
   whole('-max-clients', opts.maxClients, 1, 1_000_000);
   if (opts.socketMode !== undefined) whole('-socket-mode', opts.socketMode, 0, 0o777);

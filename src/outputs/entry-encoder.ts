@@ -91,7 +91,8 @@ export class EntryEncoder {
     for (let i = 0; i < MSG_KEY.length; i++) out[pos + i] = MSG_KEY[i];
     pos += MSG_KEY.length;
     const start = ring.offset(seq);
-    pos = escapeJsonBytes(ring.bytesView, start, start + ring.length(seq), out, pos);
+    const bytes = ring.bufferOf(seq);
+    pos = escapeJsonBytes(bytes, start, start + ring.length(seq), out, pos);
     for (let i = 0; i < SEQ_KEY.length; i++) out[pos + i] = SEQ_KEY[i];
     pos = writeDigits(out, pos + SEQ_KEY.length, seq);
     const extra = this.extra;
@@ -110,7 +111,6 @@ export class EntryEncoder {
     const metaLen = ring.metaLength(seq);
     if (metaLen > 0) {
       // A loop: meta fragments are short, and Buffer#copy makes a view per call.
-      const bytes = ring.bytesView;
       for (let i = start - metaLen; i < start; i++) out[pos++] = bytes[i];
     }
     out[pos++] = 125; // }

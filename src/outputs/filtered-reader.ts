@@ -44,6 +44,8 @@ export class FilteredReader extends Reader {
   /** `last`: matches wanted, found so far (newest first), and where the backward search stands. */
   private lastWanted = 0;
   private lastFound: number[] = [];
+  /** `last`: the matches of the chunk being scanned, oldest first. */
+  private chunkMatches: number[] = [];
   /** The oldest entry the search looks at; the chunk [chunkLow, chunkEnd) is being scanned forwards from chunkPos. */
   private lastLow = 0;
   private chunkLow = 0;
@@ -106,8 +108,9 @@ export class FilteredReader extends Reader {
       // Entries that left the ring while searching are gone: the search stops there (the loss is reported).
       this.chunkPos = Math.max(this.chunkPos, ring.first);
       if (this.chunkPos >= this.chunkEnd) {
-        for (let i = m.count - 1; i >= 0 && this.lastFound.length < this.lastWanted; i--) this.lastFound.push(m.seqs[i]);
-        m.count = 0;
+        const chunk = this.chunkMatches;
+        for (let i = chunk.length - 1; i >= 0 && this.lastFound.length < this.lastWanted; i--) this.lastFound.push(chunk[i]);
+        this.chunkMatches = [];
         const low = Math.max(this.lastLow, ring.first);
         const complete = this.lastFound.length >= this.lastWanted;
         if (complete || this.chunkLow <= low) {
@@ -124,6 +127,10 @@ export class FilteredReader extends Reader {
       }
       if (performance.now() >= deadline) return;
       this.chunkPos = this.scan.scan(this.chunkPos, this.chunkEnd, m, deadline);
+      // Kept aside, not in this.matches: the caller writes out whatever is there, and a scan
+      // stopped by the deadline or a full list has not finished its chunk.
+      for (let i = 0; i < m.count; i++) this.chunkMatches.push(m.seqs[i]);
+      m.count = 0;
     }
   }
 

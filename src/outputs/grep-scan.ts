@@ -5,9 +5,9 @@
  *
  * How the pattern is found:
  * - no pattern: entry by entry, the filter's array reads only;
- * - a plain literal: Buffer.indexOf over the arena, which holds the messages
- *   back to back in sequence order, a run of contiguous entries (at most
- *   CHUNK_BYTES) at a time; a hit is mapped back to its entry by binary
+ * - a plain literal: Buffer.indexOf over the ring's text, which holds the
+ *   messages back to back in sequence order, a run of contiguous entries (at
+ *   most CHUNK_BYTES, within one block of a compressed ring) at a time; a hit is mapped back to its entry by binary
  *   search over the offsets, and must lie inside that one message. What is
  *   searched first is the six bytes of the literal that start with its
  *   rarest byte (counted in a sample of the arena): Node searches a needle
@@ -22,7 +22,7 @@
  *   a hard timeout.
  */
 import type { Ring } from '../ring/ring.js';
-import { contiguousEnd, entryAt } from './ring-search.js';
+import { entryAt } from './ring-search.js';
 import type { Matches, RingFilter } from './ring-filter.js';
 import { RegexpScan } from './regexp-scan.js';
 
@@ -96,7 +96,7 @@ abstract class ArenaScan implements Scan {
     if (from < to) this.prepare(from, to);
     let seq = from;
     while (seq < to && !out.full && performance.now() < deadline) {
-      const end = contiguousEnd(this.ring, seq, to, CHUNK_BYTES);
+      const end = this.ring.runEnd(seq, to, CHUNK_BYTES);
       seq = this.scanRun(seq, end, out);
     }
     return seq;
@@ -106,7 +106,7 @@ abstract class ArenaScan implements Scan {
   private scanRun(from: number, to: number, out: Matches): number {
     const ring = this.ring;
     const base = ring.offset(from);
-    const window = ring.bytesView.subarray(base, ring.offset(to - 1) + ring.length(to - 1));
+    const window = ring.bufferOf(from).subarray(base, ring.offset(to - 1) + ring.length(to - 1));
     this.begin(window);
     let pos = 0;
     for (;;) {
@@ -145,8 +145,10 @@ class LiteralScan extends ArenaScan {
     const ring = this.ring;
     const parts: Buffer[] = [];
     for (let q = 0; q < SAMPLES; q++) {
-      const start = ring.offset(from + Math.floor(((to - from) * q) / SAMPLES));
-      parts.push(ring.bytesView.subarray(start, Math.min(ring.capacity, start + SAMPLE_BYTES / SAMPLES)));
+      const seq = from + Math.floor(((to - from) * q) / SAMPLES);
+      const last = ring.runEnd(seq, to, SAMPLE_BYTES / SAMPLES) - 1;
+      // Copied: the next bufferOf may reuse the buffer (a decompressed block).
+      parts.push(Buffer.from(ring.bufferOf(seq).subarray(ring.offset(seq), ring.offset(last) + ring.length(last))));
     }
     const sample = Buffer.concat(parts);
     const lit = this.literal;

@@ -97,10 +97,9 @@ export class RegexpScan implements Scan {
     private readonly regexp: RegExp,
   ) {
     this.admits = (seq) => filter.admits(seq);
-    const arena = ring.bytesView;
     this.text = (seq) => {
       const start = ring.offset(seq);
-      return arena.toString('utf8', start, start + ring.length(seq));
+      return ring.bufferOf(seq).toString('utf8', start, start + ring.length(seq));
     };
   }
 

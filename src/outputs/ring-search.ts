@@ -1,8 +1,8 @@
 /**
  * Searches over the ring instead of scans: the entries of a time window, by
- * binary search over the ring's time runs; and, for byte searches through the
- * arena, the runs of entries that lie back to back in it and the entry that
- * holds a given byte.
+ * binary search over the ring's time runs; and, for byte searches through a
+ * run of entries that lie back to back (Ring.runEnd), the entry that holds a
+ * given byte.
  *
  * Receipt times rise with sequence numbers as long as the realtime clock
  * does. When it steps back (an NTP correction, a date set by hand), the
@@ -48,27 +48,7 @@ export function endAtOrBefore(ring: Ring, t: Instant): number {
   return lo === ring.timeRunCount ? ring.next : Math.max(ring.first, ring.timeRunSeq(lo));
 }
 
-/**
- * The last entry e in (from, to] such that entries [from, e) lie back to
- * back in the arena and span less than maxBytes (at least one entry). Held
- * entries wrap around the arena at most once, so offsets rise from `from`
- * up to the wrap and are all below offset(from) after it: the test is
- * monotonic and a binary search finds the bound.
- */
-export function contiguousEnd(ring: Ring, from: number, to: number, maxBytes: number): number {
-  const base = ring.offset(from);
-  let lo = from + 1; // [from, lo) qualifies
-  let hi = to;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1; // does [from, mid) qualify?
-    const off = ring.offset(mid - 1);
-    if (off >= base && off - base < maxBytes) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
-}
-
-/** The entry in [from, to) (back to back in the arena) whose message starts at or before arena position pos. */
+/** The entry in [from, to) (back to back in one buffer) whose message starts at or before position pos of it. */
 export function entryAt(ring: Ring, from: number, to: number, pos: number): number {
   let lo = from;
   let hi = to - 1;

@@ -1,22 +1,26 @@
 /**
  * The ring: the newest entries, bounded by count and by bytes, oldest dropped first.
  *
- * One preallocated byte arena holds the messages back to back (raw bytes, as
- * read); typed arrays indexed by slot hold where each message is, its length
+ * A text store holds the messages back to back (raw bytes as read, in one
+ * arena or in blocks compressed once filled: text-store.ts); typed arrays
+ * indexed by slot hold where each message is, its length
  * and its source id: 10 bytes per entry, and 4 more for what syslog entries
  * carry: severity and facility (255: none) and the length of a "meta" fragment,
- * extra JSON fields (`,"transport":"syslog",...`) stored in the arena just
+ * extra JSON fields (`,"transport":"syslog",...`) stored just
  * before the message, so that a message's own bytes stay contiguous for the
  * encoder and the scans, which never look between two messages. Receipt times are kept per run of
  * entries that share one (all the lines of one read do), in a second small
- * ring. Appending is a copy into the arena and a few array stores: no object
+ * ring. Appending is a copy into the store and a few array stores: no object
  * per entry, nothing for the GC to trace.
  *
  * Every entry gets a sequence number, increasing by one per entry for the life
  * of the ring; readers (dumps, followers) are just cursors over those numbers.
  */
+import { Arena } from './arena.js';
+import { BLOCK_BYTES, BlockStore, MIN_COMPRESSED } from './blocks.js';
 import { EvictionLog } from './eviction-log.js';
 import type { SourceTable } from './sources.js';
+import type { HeldEntries, TextStore } from './text-store.js';
 
 /** Severity or facility not known. */
 export const NONE = 255;
@@ -29,12 +33,17 @@ export interface RingOptions {
   maxBytes: number;
   /** Longest message stored; the arena is never smaller than this. */
   maxLineLen: number;
+  /** Compress filled blocks of text (rings of MIN_COMPRESSED bytes and more); default false. */
+  compress?: boolean;
+  /** Raw bytes per compressed block (default BLOCK_BYTES, at most a sixteenth of the ring); given, it compresses rings of any size (tests). */
+  blockBytes?: number;
 }
 
-export class Ring {
+export class Ring implements HeldEntries {
   readonly maxLines: number;
   readonly capacity: number;
-  private readonly arena: Buffer;
+  /** Where the entries' bytes are: raw, or in compressed blocks. */
+  readonly store: TextStore;
   private readonly offsets: Uint32Array;
   /** 16 bits when lines are at most 64 KiB long (the default is 1 KiB). */
   private readonly lengths: Uint16Array | Uint32Array;
@@ -57,8 +66,6 @@ export class Ring {
   private firstSeq = 0;
   /** Sequence number the next entry will get. */
   private nextSeq = 0;
-  /** Arena position where the next message goes. */
-  private head = 0;
   private bytesHeld = 0;
   /** Entries pushed out to make room, for the life of the ring. */
   evicted = 0;
@@ -78,8 +85,10 @@ export class Ring {
     this.maxLines = opts.maxLines;
     this.evictions = new EvictionLog(sources);
     this.capacity = Math.max(opts.maxBytes, opts.maxLineLen, 1);
-    // allocUnsafeSlow: a dedicated, untouched allocation; pages become resident only as they fill.
-    this.arena = Buffer.allocUnsafeSlow(this.capacity);
+    this.store =
+      opts.compress && (this.capacity >= MIN_COMPRESSED || opts.blockBytes !== undefined)
+        ? new BlockStore(this.capacity, opts.blockBytes ?? BLOCK_BYTES, opts.maxLineLen + MAX_META + 1, this)
+        : new Arena(this.capacity, this);
     this.offsets = new Uint32Array(this.maxLines);
     this.lengths = opts.maxLineLen <= 0xffff ? new Uint16Array(this.maxLines) : new Uint32Array(this.maxLines);
     this.sourceIds = new Uint32Array(this.maxLines);
@@ -115,8 +124,8 @@ export class Ring {
     // An empty message still takes one byte, so that no two held entries share an
     // offset and head === tail can only mean a full arena.
     const room = len === 0 ? 1 : len;
-    const pos = this.reserve(room);
-    if (len > 0) this.arena.set(src.subarray(start, end), pos);
+    const pos = this.store.reserve(room, this.nextSeq);
+    if (len > 0) this.store.headBuffer.set(src.subarray(start, end), pos);
     const slot = this.nextSeq % this.maxLines;
     this.offsets[slot] = pos;
     this.lengths[slot] = len;
@@ -124,7 +133,7 @@ export class Ring {
     this.severities[slot] = NONE;
     this.facilities[slot] = NONE;
     this.metaLengths[slot] = 0;
-    this.head = pos + room;
+    this.store.advance(pos + room);
     this.added(sourceId, sec, nsec, len);
   }
 
@@ -140,9 +149,10 @@ export class Ring {
     if (metaLen > MAX_META || metaLen + len + 1 > this.capacity) metaLen = 0;
     if (this.nextSeq - this.firstSeq === this.maxLines) this.dropOldest();
     const room = metaLen + (len === 0 ? 1 : len);
-    const pos = this.reserve(room);
-    if (metaLen > 0) this.arena.set(meta as Uint8Array, pos);
-    if (len > 0) this.arena.set(src.subarray(start, end), pos + metaLen);
+    const pos = this.store.reserve(room, this.nextSeq);
+    const buf = this.store.headBuffer;
+    if (metaLen > 0) buf.set(meta as Uint8Array, pos);
+    if (len > 0) buf.set(src.subarray(start, end), pos + metaLen);
     const slot = this.nextSeq % this.maxLines;
     this.offsets[slot] = pos + metaLen;
     this.lengths[slot] = len;
@@ -150,7 +160,7 @@ export class Ring {
     this.severities[slot] = severity;
     this.facilities[slot] = facility;
     this.metaLengths[slot] = metaLen;
-    this.head = pos + room;
+    this.store.advance(pos + room);
     this.added(sourceId, sec, nsec, len + metaLen);
   }
 
@@ -194,29 +204,8 @@ export class Ring {
     return out;
   }
 
-  /** Finds room for len bytes at the head, wrapping to the start and dropping the oldest as needed. */
-  private reserve(len: number): number {
-    for (;;) {
-      if (this.nextSeq === this.firstSeq) {
-        if (this.head + len > this.capacity) this.head = 0;
-        return this.head;
-      }
-      const oldest = this.firstSeq % this.maxLines;
-      // Where the oldest entry's bytes start: its meta, if any, is just before its message.
-      const tail = this.offsets[oldest] - this.metaLengths[oldest];
-      if (tail < this.head) {
-        // Held bytes are [tail, head): the free space is after head, then before tail.
-        if (this.head + len <= this.capacity) return this.head;
-        this.head = 0;
-      } else {
-        // Held bytes wrap (or fill the arena): the only free space is [head, tail).
-        if (this.head + len <= tail) return this.head;
-        this.dropOldest();
-      }
-    }
-  }
-
-  private dropOldest(): void {
+  /** Drops the oldest entry (to make room, or for the text store when it drops a block). */
+  dropOldest(): void {
     const slot = this.firstSeq % this.maxLines;
     const sourceId = this.sourceIds[slot];
     const bytes = this.lengths[slot] + this.metaLengths[slot];
@@ -233,6 +222,7 @@ export class Ring {
       this.timeRuns--;
     }
     if (this.firstSeq === this.nextSeq) this.timeRuns = 0;
+    this.store.released(this.firstSeq);
   }
 
   /** Whose entries were dropped between sequence numbers from (inclusive) and to (exclusive). */
@@ -309,20 +299,45 @@ export class Ring {
     return this.facilities[seq % this.maxLines];
   }
 
-  /** Bytes of the entry's meta fragment, just before its message in the arena (offset - metaLength). */
+  /** Bytes of the entry's meta fragment, just before its message (offset - metaLength). */
   metaLength(seq: number): number {
     return this.metaLengths[seq % this.maxLines];
   }
 
-  /** The arena itself, for encoders that copy straight out of it. */
-  get bytesView(): Buffer {
-    return this.arena;
+  /** Where entry seq's bytes start in its buffer: its meta, then its message. */
+  start(seq: number): number {
+    const slot = seq % this.maxLines;
+    return this.offsets[slot] - this.metaLengths[slot];
+  }
+
+  /**
+   * The buffer that holds entry seq's bytes at offset(seq), for encoders and
+   * scans that read straight out of it. Valid until the next call or append:
+   * use it at once.
+   */
+  bufferOf(seq: number): Buffer {
+    return this.store.bufferOf(seq);
+  }
+
+  /** The last entry e in (from, to] such that [from, e) lie back to back in one buffer, spanning less than maxBytes. */
+  runEnd(from: number, to: number, maxBytes: number): number {
+    return this.store.runEnd(from, to, maxBytes);
+  }
+
+  /** Whether filled blocks of text are compressed. */
+  get compressed(): boolean {
+    return this.store instanceof BlockStore;
+  }
+
+  /** Bytes of memory the text takes (compressed blocks counted compressed). */
+  get stored(): number {
+    return this.store.stored;
   }
 
   /** A copy of one message (for tests and cold paths). */
   message(seq: number): Buffer {
     if (seq < this.firstSeq || seq >= this.nextSeq) throw new RangeError(`entry ${seq} is not in the ring`);
     const slot = seq % this.maxLines;
-    return Buffer.from(this.arena.subarray(this.offsets[slot], this.offsets[slot] + this.lengths[slot]));
+    return Buffer.from(this.bufferOf(seq).subarray(this.offsets[slot], this.offsets[slot] + this.lengths[slot]));
   }
 }
