@@ -1,6 +1,7 @@
 /** Every scenario, in the order they run and appear in the table. */
 import { persister, persisterFsync } from '../persist.js';
 import { persistState } from '../persist-state.js';
+import { codecs } from './codecs.js';
 import { diskGrep } from './disk-grep.js';
 import { dump } from './dump.js';
 import { filter } from './filter.js';
@@ -34,4 +35,5 @@ export const SCENARIOS: Scenario[] = [
   persisterFsync,
   persistState,
   diskGrep,
+  codecs,
 ];

@@ -33,6 +33,11 @@ export class BlockCodec {
     return this.cctx.compress(dst, src, LEVEL);
   }
 
+  /** The same at another level (for comparisons). */
+  compressAt(dst: Buffer, src: Buffer, level: number): number {
+    return this.cctx.compress(dst, src, level);
+  }
+
   /** Decompresses src into dst; returns the bytes written (the block's raw length). */
   decompress(dst: Buffer, src: Buffer): number {
     return this.dctx.decompress(dst, src);
