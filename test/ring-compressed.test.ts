@@ -155,3 +155,44 @@ test('memlogd refuses a -ring-block-bytes of 0 in one line', async () => {
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /^memlogd: -ring-block-bytes must be a whole number from 1 to 16777216, not 0\n/);
 });
+
+test('filters on source, time and count (-source, -since, -n) open only the blocks that hold what they send; a full dump opens them all', async (t) => {
+  const daemon = await startDaemon(t, tmpdir(t), ['-max-lines', '100000']);
+  const status = async (): Promise<{ blocksSealed: number; blocksDecompressed: number }> =>
+    (JSON.parse((await run(process.execPath, [BIN('memlog'), 'status', '-socket', daemon.querySocket])).stdout) as { ring: { blocksSealed: number; blocksDecompressed: number } }).ring;
+  const write = async (name: string, lines: string[]): Promise<void> => {
+    const [mine, theirs] = socketpair();
+    sendFds(daemon.logSocket, Buffer.from(name), [theirs]);
+    fs.closeSync(theirs);
+    const writer = new net.Socket({ fd: mine, readable: false });
+    await new Promise<void>((resolve, reject) => writer.end(lines.join('\n') + '\n', () => resolve()).once('error', reject));
+  };
+  const noisy = Array.from({ length: 3000 }, (_, i) => `noisy line ${i}: nothing to see`);
+  await write('noisy', noisy);
+  await waitFor('the noisy lines', async () => (await dump(daemon.querySocket)).some((e) => e.msg === noisy[2999]));
+  const rare = Array.from({ length: 5 }, (_, i) => `rare ${i}: the needle`);
+  await write('rare', rare);
+  await write('tail', ['the last line']);
+  await waitFor('every line', async () => (await dump(daemon.querySocket)).some((e) => e.msg === 'the last line'));
+  const sealed = (await status()).blocksSealed;
+  assert.ok(sealed >= 30, `${sealed} blocks sealed`);
+  const logread = async (...args: string[]): Promise<{ lines: string[]; opened: number }> => {
+    const before = (await status()).blocksDecompressed;
+    const r = await run(process.execPath, [BIN('logread'), '-socket', daemon.querySocket, '-o', 'cat', ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    return { lines: r.stdout.split('\n').filter((l) => l.length > 0), opened: (await status()).blocksDecompressed - before };
+  };
+  const bySource = await logread('-source', 'rare', '-grep', 'needle');
+  assert.deepEqual(bySource.lines, rare);
+  assert.ok(bySource.opened <= 2, `-source rare -grep opened ${bySource.opened} blocks`);
+  const last = await logread('-n', '3');
+  assert.deepEqual(last.lines, [rare[3], rare[4], 'the last line']);
+  assert.ok(last.opened <= 2, `-n 3 opened ${last.opened} blocks`);
+  const rareTime = (await dump(daemon.querySocket)).find((e) => e.msg === rare[0])?.time as string;
+  const since = await logread('-since', rareTime);
+  assert.deepEqual(since.lines, [...rare, 'the last line']);
+  assert.ok(since.opened <= 2, `-since opened ${since.opened} blocks`);
+  const all = await logread();
+  assert.ok(all.lines.length >= 3006);
+  assert.ok(all.opened >= sealed - 4, `a full dump opened ${all.opened} of ${sealed} blocks`);
+});

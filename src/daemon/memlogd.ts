@@ -133,6 +133,7 @@ export class Memlogd {
           bytes: this.ring.bytes,
           stored: this.ring.stored,
           compressed: this.ring.compressed,
+          ...this.ring.blockCounts(),
           maxLines: this.ring.maxLines,
           maxBytes: this.ring.capacity,
           dropped: this.ring.evicted,

@@ -77,7 +77,7 @@ class PlainScan implements Scan {
 abstract class ArenaScan implements Scan {
   constructor(
     protected readonly ring: Ring,
-    private readonly filter: RingFilter,
+    protected readonly filter: RingFilter,
     /** Length of a hit in bytes (the literal's). */
     private readonly hitLength: number,
   ) {}
@@ -102,9 +102,12 @@ abstract class ArenaScan implements Scan {
     return seq;
   }
 
-  /** Scans entries [from, to), which lie back to back in the arena; returns the first not scanned. */
+  /** Scans entries [from, to), which lie back to back in one buffer; returns the first not scanned. */
   private scanRun(from: number, to: number, out: Matches): number {
     const ring = this.ring;
+    // The text is read (a compressed block opened) only from the first entry the other filters admit.
+    while (from < to && !this.filter.admits(from)) from++;
+    if (from === to) return to;
     const base = ring.offset(from);
     const window = ring.bufferOf(from).subarray(base, ring.offset(to - 1) + ring.length(to - 1));
     this.begin(window);
@@ -144,8 +147,13 @@ class LiteralScan extends ArenaScan {
     // Chosen once, on samples from across the first range scanned: the text of one ring does not change its letters much.
     const ring = this.ring;
     const parts: Buffer[] = [];
+    this.filter.refresh();
     for (let q = 0; q < SAMPLES; q++) {
-      const seq = from + Math.floor(((to - from) * q) / SAMPLES);
+      // From entries the other filters admit only: a sample must not open a block the scan skips.
+      let seq = from + Math.floor(((to - from) * q) / SAMPLES);
+      const stop = from + Math.floor(((to - from) * (q + 1)) / SAMPLES);
+      while (seq < stop && !this.filter.admits(seq)) seq++;
+      if (seq >= stop) continue;
       const last = ring.runEnd(seq, to, SAMPLE_BYTES / SAMPLES) - 1;
       // Copied: the next bufferOf may reuse the buffer (a decompressed block).
       parts.push(Buffer.from(ring.bufferOf(seq).subarray(ring.offset(seq), ring.offset(last) + ring.length(last))));

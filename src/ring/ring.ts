@@ -329,6 +329,13 @@ export class Ring implements HeldEntries {
     return this.store instanceof BlockStore;
   }
 
+  /** For the status of a compressed ring: blocks sealed and opened for readers, raw bytes sealed and what they took. */
+  blockCounts(): { blocksSealed: number; blocksDecompressed: number; sealedBytes: number; sealedStored: number } | Record<string, never> {
+    const s = this.store;
+    if (!(s instanceof BlockStore)) return {};
+    return { blocksSealed: s.sealed, blocksDecompressed: s.decompressed, sealedBytes: s.sealedRaw, sealedStored: s.sealedStored };
+  }
+
   /** Bytes of memory the text takes (compressed blocks counted compressed). */
   get stored(): number {
     return this.store.stored;
