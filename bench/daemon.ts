@@ -84,6 +84,8 @@ export interface DaemonConfig {
   template: string;
   maxLines?: number;
   maxBytes?: number;
+  /** Words put after the template's (a flag of the daemon under test, as -compress-ring=false). */
+  args?: string[];
   /** The daemon prints on stderr on purpose (the null reader's count): do not echo it. */
   quiet?: boolean;
 }
@@ -119,7 +121,7 @@ export class Daemon {
       query: querySocket ?? '',
       maxLines: String(config.maxLines ?? DEFAULT_MAX_LINES),
       maxBytes: String(config.maxBytes ?? DEFAULT_MAX_BYTES),
-    });
+    }).concat(config.args ?? []);
     // stdout goes nowhere (upstream memlogd prints every entry there, which would make the
     // bench measure a file write per line); stderr is kept, for errors and crashes.
     const outputFile = path.join(scope.dir, 'daemon.err');

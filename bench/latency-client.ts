@@ -2,13 +2,15 @@
  * Write-to-follower latency, in one process (one clock): a writer stream
  * handed to the daemon, and a follower (mode 1) on the query socket.
  *
- * Usage: node latency-client.js LOG_SOCKET QUERY_SOCKET RATES WARMUP_MS MEASURE_MS LEN
+ * Usage: node latency-client.js LOG_SOCKET QUERY_SOCKET RATES WARMUP_MS MEASURE_MS LEN [loghub]
  *   (RATES: lines per second, comma separated, run one after the other)
  *
  * For each rate, a 1 ms timer writes the lines due since the start (small
  * batches), each line beginning with its send time (process.hrtime.bigint()
  * less this process's start, in ns, taken just before the write) and padded
- * to LEN bytes. The follower parses that time out of each line's msg and
+ * to LEN bytes (with `loghub`: followed by a space and the next whole line
+ * of the LogHub corpus instead, the files interleaved line by line; LEN
+ * unused). The follower parses that time out of each line's msg and
  * takes the difference to the time the line's chunk arrived. Lines sent in
  * the first WARMUP_MS are not counted; then MEASURE_MS are. Prints one JSON
  * line: {"rates":[{"rate","sent","received","memlogd","p50Ms","p99Ms","maxMs","achievedRate"}]}.
@@ -16,16 +18,20 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { sendFdsAsync, socketpair } from '../src/native.js';
+import { corpusFiles, interleavedLines } from './corpus.js';
 
-const [logSocket, querySocket, ratesArg, warmupArg, measureArg, lenArg] = process.argv.slice(2);
+const [logSocket, querySocket, ratesArg, warmupArg, measureArg, lenArg, textArg] = process.argv.slice(2);
 const RATES = (ratesArg ?? '').split(',').map(Number);
 const WARMUP_NS = Number(warmupArg) * 1e6;
 const MEASURE_NS = Number(measureArg) * 1e6;
 const LEN = Number(lenArg);
-if (!logSocket || !querySocket || RATES.some((r) => !(r > 0)) || !(LEN >= 24)) {
-  process.stderr.write('usage: latency-client.js LOG_SOCKET QUERY_SOCKET RATES WARMUP_MS MEASURE_MS LEN\n');
+if (!logSocket || !querySocket || RATES.some((r) => !(r > 0)) || !(LEN >= 24) || (textArg !== undefined && textArg !== 'loghub')) {
+  process.stderr.write('usage: latency-client.js LOG_SOCKET QUERY_SOCKET RATES WARMUP_MS MEASURE_MS LEN [loghub]\n');
   process.exit(2);
 }
+/** With loghub: the text after each line's stamp, taken in turn. */
+const CORPUS = textArg === 'loghub' ? interleavedLines(corpusFiles(true)) : undefined;
+let corpusAt = 0;
 process.stdin.on('end', () => process.exit(0)); // the bench has gone
 process.stdin.resume();
 
@@ -125,12 +131,20 @@ async function main(): Promise<void> {
         // Lines due since the start, at most 50 ms worth at once (after a stall).
         const due = Math.min(Math.floor((rate * (t - start)) / 1e9) - sent, Math.ceil(rate / 20));
         if (due <= 0) return;
-        const batch = Buffer.allocUnsafe(due * LEN);
-        for (let i = 0; i < due; i++) template.copy(batch, i * LEN);
-        const sendTime = now();
-        const stamp = Buffer.from(`${sendTime} `);
-        for (let i = 0; i < due; i++) stamp.copy(batch, i * LEN);
-        writer.write(batch);
+        let sendTime: number;
+        if (CORPUS) {
+          sendTime = now();
+          const parts: string[] = [];
+          for (let i = 0; i < due; i++, corpusAt = (corpusAt + 1) % CORPUS.length) parts.push(`${sendTime} ${CORPUS[corpusAt]}\n`);
+          writer.write(parts.join(''));
+        } else {
+          const batch = Buffer.allocUnsafe(due * LEN);
+          for (let i = 0; i < due; i++) template.copy(batch, i * LEN);
+          sendTime = now();
+          const stamp = Buffer.from(`${sendTime} `);
+          for (let i = 0; i < due; i++) stamp.copy(batch, i * LEN);
+          writer.write(batch);
+        }
         sent += due;
         if (sendTime >= windowFrom && sendTime < windowTo) sentInWindow += due;
       }, 1);

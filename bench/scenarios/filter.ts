@@ -11,21 +11,21 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Scope, sleep } from '../children.js';
+import { Scope } from '../children.js';
 import { Daemon } from '../daemon.js';
 import type { FigureSpec, Values } from '../figures.js';
 import { corpusLines, fillFromCorpus, sourceName, wordWithFrequency } from '../corpus.js';
+import { ringSettled } from '../ring-settled.js';
 import { ringConfig } from './load.js';
 import { FULL_RING } from './memory.js';
 import { MB, type Context, type Scenario } from './types.js';
-import { queryStatus } from '../../src/clients/query-client.js';
 import { encodeFilterRequest, type FilterRequest } from '../../src/protocol/filter-request.js';
 import type { Filter } from '../../src/filter/entry-filter.js';
 import { parseRfc3339 } from '../../src/entry/rfc3339.js';
 
 const TRIES = 3;
 
-interface Answer {
+export interface Answer {
   ms: number;
   /** Lines after the hello. */
   entries: number;
@@ -34,7 +34,7 @@ interface Answer {
 }
 
 /** Sends one request and reads to the end: time from connect to the close. keep: keep the text (small answers only). */
-function ask(querySocket: string, request: Buffer, keep = false): Promise<Answer> {
+export function ask(querySocket: string, request: Buffer, keep = false): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     const socket = net.connect(querySocket);
@@ -52,7 +52,7 @@ function ask(querySocket: string, request: Buffer, keep = false): Promise<Answer
   });
 }
 
-function filterRequest(filter: Partial<Filter>, last?: number): Buffer {
+export function filterRequest(filter: Partial<Filter>, last?: number): Buffer {
   const req: FilterRequest = { mode: 0, last, filter: { sources: [], exclude: [], ...filter } };
   return encodeFilterRequest(req);
 }
@@ -112,13 +112,7 @@ export const filter: Scenario = {
       ctx.note(`filling ${n.toLocaleString('en-US')} entries from ${lines.length} corpus lines; literal "${literal}"`);
       const text = await fillFromCorpus(daemon.logSocket, lines, n);
       // Everything written is in once the ring has taken n entries of the sources (and the daemon's own).
-      for (let next = -1; ; await sleep(50)) {
-        const status = await queryStatus(query, 10_000);
-        daemon.assertAlive();
-        if (status.ring.next === next && status.ring.next >= n) break;
-        next = status.ring.next;
-      }
-      const ringBytes = (await queryStatus(query)).ring.bytes;
+      const ringBytes = (await ringSettled(daemon, n)).ring.bytes;
       const textFile = path.join(scope.dir, 'messages.txt');
       fs.writeFileSync(textFile, text);
 

@@ -39,10 +39,10 @@ import { compiledHelper } from '../null-reader.js';
 import { ROOT } from '../paths.js';
 import { cpuMicros } from '../proc-stats.js';
 import { missingModules, startRelpForwarder, startRelpReceiver, type RelpRsyslog } from '../rsyslog.js';
+import { ringSettled } from '../ring-settled.js';
 import { findProgram } from '../which.js';
 import { seconds } from '../workload.js';
 import { scaled, type Context, type Scenario } from './types.js';
-import { queryStatus } from '../../src/clients/query-client.js';
 
 const ISSUE = 'issue 12';
 const LINES = 1_000_000;
@@ -76,13 +76,7 @@ async function preload(scope: Scope, ctx: Context, n: number): Promise<Ring> {
   const lines = corpusLines();
   ctx.note(`filling ${n.toLocaleString('en-US')} entries from ${lines.length} corpus lines`);
   const text = await fillFromCorpus(daemon.logSocket, lines, n, 1);
-  for (let next = -1; ; await sleep(50)) {
-    const status = await queryStatus(query, 10_000);
-    daemon.assertAlive();
-    if (status.ring.next === next && status.ring.next >= n) break;
-    next = status.ring.next;
-  }
-  const status = await queryStatus(query);
+  const status = await ringSettled(daemon, n);
   // All of them still there: nothing pushed out by -max-bytes.
   if (status.ring.entries < n || status.ring.entries > n + SLACK) {
     throw new Error(`the ring holds ${status.ring.entries} entries after ${n} were written (maxLines ${n + SLACK}, maxBytes ${(n + SLACK) * 160})`);

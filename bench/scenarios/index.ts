@@ -9,6 +9,7 @@ import { forwardRelp, forwardTcp } from './forward.js';
 import { latency } from './latency.js';
 import { deliver, ingest, transport } from './load.js';
 import { memory } from './memory.js';
+import { RING_SCENARIOS } from './ring.js';
 import { start } from './start.js';
 import { syslog } from './syslog.js';
 import type { Scenario } from './types.js';
@@ -36,4 +37,5 @@ export const SCENARIOS: Scenario[] = [
   persistState,
   diskGrep,
   codecs,
+  ...RING_SCENARIOS,
 ];

@@ -1,4 +1,4 @@
-/** latency: write-to-follower latency at a steady rate, writer and follower in one process (one clock). */
+/** latency: write-to-follower latency at a steady rate, writer and follower in one process (one clock); followLatency, for ring-follow too. */
 import { Helper, Scope, numberField, type Message } from '../children.js';
 import { Daemon } from '../daemon.js';
 import type { FigureSpec, Values } from '../figures.js';
@@ -28,25 +28,40 @@ export const latency: Scenario = {
     const scope = new Scope();
     try {
       const daemon = await Daemon.start(scope, { template: ctx.template });
-      const client = new Helper('latency client', 'latency-client.js', [daemon.logSocket, daemon.requireQuery(), RATES.join(','), String(WARMUP_MS), String(MEASURE_MS), String(LINE_LEN)], scope);
-      const report = await client.nextWith('rates', 60_000).catch((err: unknown) => {
-        daemon.assertAlive();
-        throw err;
-      });
-      daemon.assertAlive();
+      const values = await followLatency(scope, daemon, { rates: RATES, warmupMs: WARMUP_MS, measureMs: MEASURE_MS });
       await daemon.stop();
-      const values: Values = {};
-      for (const r of report.rates as Message[]) {
-        const rate = numberField(r, 'rate');
-        values[`p50_${rate}`] = numberField(r, 'p50Ms');
-        values[`p99_${rate}`] = numberField(r, 'p99Ms');
-        values[`max_${rate}`] = numberField(r, 'maxMs');
-        values[`lost_${rate}`] = numberField(r, 'sent') - numberField(r, 'received');
-        values[`achieved_${rate}`] = numberField(r, 'achievedRate');
-      }
       return values;
     } finally {
       await scope.close();
     }
   },
 };
+
+export interface LatencyPlan {
+  rates: number[];
+  warmupMs: number;
+  measureMs: number;
+  /** The lines' text after their stamp: padding to LINE_LEN (default), or LogHub's lines (ring-follow). */
+  text?: 'loghub';
+}
+
+/** Runs the latency client (latency-client.ts) against a started daemon: per rate R, p50_R, p99_R, max_R (ms), lost_R, achieved_R. */
+export async function followLatency(scope: Scope, daemon: Daemon, plan: LatencyPlan): Promise<Values> {
+  const args = [daemon.logSocket, daemon.requireQuery(), plan.rates.join(','), String(plan.warmupMs), String(plan.measureMs), String(LINE_LEN)];
+  const client = new Helper('latency client', 'latency-client.js', plan.text ? [...args, plan.text] : args, scope);
+  const report = await client.nextWith('rates', 60_000).catch((err: unknown) => {
+    daemon.assertAlive();
+    throw err;
+  });
+  daemon.assertAlive();
+  const values: Values = {};
+  for (const r of report.rates as Message[]) {
+    const rate = numberField(r, 'rate');
+    values[`p50_${rate}`] = numberField(r, 'p50Ms');
+    values[`p99_${rate}`] = numberField(r, 'p99Ms');
+    values[`max_${rate}`] = numberField(r, 'maxMs');
+    values[`lost_${rate}`] = numberField(r, 'sent') - numberField(r, 'received');
+    values[`achieved_${rate}`] = numberField(r, 'achievedRate');
+  }
+  return values;
+}
