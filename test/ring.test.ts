@@ -136,3 +136,15 @@ test('every entry keeps its own receipt time, whatever runs of shared times and 
     for (const s of seqs) assert.deepEqual([ring.sec(s), ring.nsec(s)], times[s], `entry ${s} after ${i + 1} appends`);
   }
 });
+
+test('more than 65,536 sources: ids past 16 bits widen the ring, and every entry keeps its source', () => {
+  const ring = newRing(10, 1 << 20);
+  const first = ring.sources.acquire('first').id;
+  appendText(ring, first, 'from the first source');
+  let last = first;
+  for (let i = 0; i < 70_000; i++) last = ring.sources.acquire(`s${i}`).id;
+  assert.ok(last > 0xffff, `id ${last}`);
+  appendText(ring, last, 'from the last source');
+  assert.equal(ring.sources.get(ring.sourceId(ring.first)).name, 'first');
+  assert.equal(ring.sources.get(ring.sourceId(ring.first + 1)).name, 's69999');
+});

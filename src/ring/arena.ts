@@ -27,6 +27,10 @@ export class Arena implements TextStore {
     return tail < this.head ? this.head - tail : this.capacity - tail + this.head;
   }
 
+  get maxOffset(): number {
+    return this.capacity - 1;
+  }
+
   get headBuffer(): Buffer {
     return this.arena;
   }

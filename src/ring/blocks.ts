@@ -68,6 +68,8 @@ export class BlockStore implements TextStore {
     capacity: number,
     blockBytes: number,
     maxRoom: number,
+    /** The longest meta fragment an entry may have. */
+    private readonly maxMeta: number,
     private readonly held: HeldEntries,
   ) {
     this.capacity = capacity;
@@ -79,6 +81,11 @@ export class BlockStore implements TextStore {
 
   get stored(): number {
     return this.sealedBytes + this.openUsed;
+  }
+
+  /** A message starts before target (a block is sealed before it would pass it), or just after the meta of a block's only entry. */
+  get maxOffset(): number {
+    return Math.max(this.target - 1, this.maxMeta);
   }
 
   get headBuffer(): Buffer {

@@ -44,16 +44,20 @@ export class Ring implements HeldEntries {
   readonly capacity: number;
   /** Where the entries' bytes are: raw, or in compressed blocks. */
   readonly store: TextStore;
-  private readonly offsets: Uint32Array;
+  /** 16 bits when the store's positions are (blocks of at most 64 KiB). */
+  private readonly offsets: Uint16Array | Uint32Array;
   /** 16 bits when lines are at most 64 KiB long (the default is 1 KiB). */
   private readonly lengths: Uint16Array | Uint32Array;
-  private readonly sourceIds: Uint32Array;
-  /** Per slot: 0-7, or NONE. */
-  private readonly severities: Uint8Array;
-  /** Per slot: 0-23, or NONE. */
-  private readonly facilities: Uint8Array;
-  /** Per slot: bytes of meta before the message (0 for ordinary entries). */
-  private readonly metaLengths: Uint16Array;
+  /** 16 bits until a source id needs more (then widened once). */
+  private sourceIds: Uint16Array | Uint32Array;
+  /**
+   * Per slot: severity + 1 (0-7, so 1-8), facility + 1, 0 for none; bytes of
+   * meta before the message. Made on the first entry that has any of them
+   * (syslog): a ring of stream lines never holds these 4 bytes per entry.
+   */
+  private severities: Uint8Array | undefined;
+  private facilities: Uint8Array | undefined;
+  private metaLengths: Uint16Array | undefined;
   /** Time runs: the first sequence number of each run, and its time. */
   private readonly runSeq: Float64Array;
   private readonly runSec: Uint32Array;
@@ -87,14 +91,11 @@ export class Ring implements HeldEntries {
     this.capacity = Math.max(opts.maxBytes, opts.maxLineLen, 1);
     this.store =
       opts.compress && (this.capacity >= MIN_COMPRESSED || opts.blockBytes !== undefined)
-        ? new BlockStore(this.capacity, opts.blockBytes ?? BLOCK_BYTES, opts.maxLineLen + MAX_META + 1, this)
+        ? new BlockStore(this.capacity, opts.blockBytes ?? BLOCK_BYTES, opts.maxLineLen + MAX_META + 1, MAX_META, this)
         : new Arena(this.capacity, this);
-    this.offsets = new Uint32Array(this.maxLines);
+    this.offsets = this.store.maxOffset <= 0xffff ? new Uint16Array(this.maxLines) : new Uint32Array(this.maxLines);
     this.lengths = opts.maxLineLen <= 0xffff ? new Uint16Array(this.maxLines) : new Uint32Array(this.maxLines);
-    this.sourceIds = new Uint32Array(this.maxLines);
-    this.severities = new Uint8Array(this.maxLines);
-    this.facilities = new Uint8Array(this.maxLines);
-    this.metaLengths = new Uint16Array(this.maxLines);
+    this.sourceIds = new Uint16Array(this.maxLines);
     // As many runs as entries at worst; the arrays' pages are only touched as runs are added.
     this.runSeq = new Float64Array(this.maxLines);
     this.runSec = new Uint32Array(this.maxLines);
@@ -129,10 +130,13 @@ export class Ring implements HeldEntries {
     const slot = this.nextSeq % this.maxLines;
     this.offsets[slot] = pos;
     this.lengths[slot] = len;
+    if (sourceId > 0xffff && this.sourceIds instanceof Uint16Array) this.sourceIds = Uint32Array.from(this.sourceIds);
     this.sourceIds[slot] = sourceId;
-    this.severities[slot] = NONE;
-    this.facilities[slot] = NONE;
-    this.metaLengths[slot] = 0;
+    if (this.metaLengths !== undefined) {
+      (this.severities as Uint8Array)[slot] = 0;
+      (this.facilities as Uint8Array)[slot] = 0;
+      this.metaLengths[slot] = 0;
+    }
     this.store.advance(pos + room);
     this.added(sourceId, sec, nsec, len);
   }
@@ -156,9 +160,15 @@ export class Ring implements HeldEntries {
     const slot = this.nextSeq % this.maxLines;
     this.offsets[slot] = pos + metaLen;
     this.lengths[slot] = len;
+    if (sourceId > 0xffff && this.sourceIds instanceof Uint16Array) this.sourceIds = Uint32Array.from(this.sourceIds);
     this.sourceIds[slot] = sourceId;
-    this.severities[slot] = severity;
-    this.facilities[slot] = facility;
+    if (this.metaLengths === undefined) {
+      this.severities = new Uint8Array(this.maxLines);
+      this.facilities = new Uint8Array(this.maxLines);
+      this.metaLengths = new Uint16Array(this.maxLines);
+    }
+    (this.severities as Uint8Array)[slot] = severity === NONE ? 0 : severity + 1;
+    (this.facilities as Uint8Array)[slot] = facility === NONE ? 0 : facility + 1;
     this.metaLengths[slot] = metaLen;
     this.store.advance(pos + room);
     this.added(sourceId, sec, nsec, len + metaLen);
@@ -208,7 +218,7 @@ export class Ring implements HeldEntries {
   dropOldest(): void {
     const slot = this.firstSeq % this.maxLines;
     const sourceId = this.sourceIds[slot];
-    const bytes = this.lengths[slot] + this.metaLengths[slot];
+    const bytes = this.lengths[slot] + (this.metaLengths === undefined ? 0 : this.metaLengths[slot]);
     this.bytesHeld -= bytes;
     this.heldEntries[sourceId]--;
     this.heldBytes[sourceId] -= bytes;
@@ -291,23 +301,25 @@ export class Ring implements HeldEntries {
 
   /** 0-7, or NONE. */
   severity(seq: number): number {
-    return this.severities[seq % this.maxLines];
+    const v = this.severities === undefined ? 0 : this.severities[seq % this.maxLines];
+    return v === 0 ? NONE : v - 1;
   }
 
   /** 0-23, or NONE. */
   facility(seq: number): number {
-    return this.facilities[seq % this.maxLines];
+    const v = this.facilities === undefined ? 0 : this.facilities[seq % this.maxLines];
+    return v === 0 ? NONE : v - 1;
   }
 
   /** Bytes of the entry's meta fragment, just before its message (offset - metaLength). */
   metaLength(seq: number): number {
-    return this.metaLengths[seq % this.maxLines];
+    return this.metaLengths === undefined ? 0 : this.metaLengths[seq % this.maxLines];
   }
 
   /** Where entry seq's bytes start in its buffer: its meta, then its message. */
   start(seq: number): number {
     const slot = seq % this.maxLines;
-    return this.offsets[slot] - this.metaLengths[slot];
+    return this.offsets[slot] - (this.metaLengths === undefined ? 0 : this.metaLengths[slot]);
   }
 
   /**

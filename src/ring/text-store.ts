@@ -8,6 +8,8 @@
 export interface TextStore {
   /** The budget for text in memory, in bytes (-max-bytes). */
   readonly capacity: number;
+  /** The highest position an entry's message can have in its buffer. */
+  readonly maxOffset: number;
   /** Bytes of memory the text takes now (compressed blocks count compressed). */
   readonly stored: number;
   /**
