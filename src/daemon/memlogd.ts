@@ -133,12 +133,14 @@ export class Memlogd {
           bytes: this.ring.bytes,
           stored: this.ring.stored,
           compressed: this.ring.compressed,
+          timeRuns: this.ring.timeRunCount,
           ...this.ring.blockCounts(),
           maxLines: this.ring.maxLines,
           maxBytes: this.ring.capacity,
           dropped: this.ring.evicted,
           sources: this.ring.sources.size,
         },
+        memory: memoryFigures(),
         ringSources: this.ringSources(),
         streams: this.logSocket.describeStreams(),
         streamsAccepted: this.logSocket.accepted,
@@ -292,6 +294,12 @@ function daemonId(): string {
   const mix = (t ^ (process.pid * 2654435761)) >>> 0;
   const rand = Math.floor(Math.random() * 2 ** 32) >>> 0;
   return mix.toString(16).padStart(8, '0') + rand.toString(16).padStart(8, '0');
+}
+
+/** The daemon's memory as Node sees it, in bytes: what the ring's bounds leave out. */
+function memoryFigures(): { rss: number; heapUsed: number; heapTotal: number; external: number } {
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external };
 }
 
 export function validateOptions(opts: MemlogdOptions): void {
