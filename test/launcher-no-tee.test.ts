@@ -19,9 +19,14 @@ interface Exited {
   stderr: string;
 }
 
-/** Starts a launcher (killed after the test if still running), collecting what reaches its stdout and stderr; `extra` more pipes as fds 3 and up. */
-function start(t: { after(fn: () => void): void }, argv: string[], extra = 0): { proc: ChildProcess; pid: number; exited: Promise<Exited> } {
-  const proc = spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'pipe', ...Array<'pipe'>(extra).fill('pipe')] });
+/** Starts a launcher (killed after the test if still running), collecting what reaches its stdout and stderr; a pipe more on each fd of `extra`. */
+function start(t: { after(fn: () => void): void }, argv: string[], extra: number[] = []): { proc: ChildProcess; pid: number; exited: Promise<Exited> } {
+  const stdio: ('pipe' | 'ignore')[] = ['pipe', 'pipe', 'pipe'];
+  for (const fd of extra) {
+    while (stdio.length < fd) stdio.push('ignore');
+    stdio[fd] = 'pipe';
+  }
+  const proc = spawn(process.execPath, argv, { stdio });
   t.after(() => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   });
@@ -84,8 +89,9 @@ test('with -no-tee the launcher becomes the command: its pid, its exit status, s
 
 test('with -no-tee nothing of Node remains: the command alone, with fds 0, 1 and 2 only, every signal at its default and none blocked', async (t) => {
   const daemon = await startDaemon(t, tmpdir(t));
-  // An fd more handed to the launcher: Node keeps the fds it inherits from its children (uv_disable_stdio_inheritance), so must the exec.
-  const l = start(t, [BIN('logwrite'), '-socket', daemon.logSocket, '-n', 'cat', '-no-tee', 'cat'], 1);
+  // Fds more handed to the launcher: Node keeps those it inherits from its children (uv_disable_stdio_inheritance: the
+  // first ones), so must the exec; fd 40, past a gap, Node leaves inheritable: only the exec can keep it from the command.
+  const l = start(t, [BIN('logwrite'), '-socket', daemon.logSocket, '-n', 'cat', '-no-tee', 'cat'], [3, 40]);
   // What the launcher's stdin gets is what the command reads: stdin stays.
   l.proc.stdin?.write('ready\n');
   await waitFor('cat to echo its stdin into memlogd', async () => messagesOf(await dump(daemon.querySocket), 'cat.out').includes('ready'));
