@@ -121,13 +121,14 @@ test('with -no-tee and no memlogd: one line saying so, then the command with its
   const dir = tmpdir(t);
   const socket = path.join(dir, 'absent.sock');
   for (const [label, launcher] of LAUNCHERS) {
-    const r = await run(process.execPath, [...launcher, '-socket', socket, '-no-tee', 'sh', '-c', 'echo out; grep ^flags: /proc/$$/fdinfo/1; echo err >&2; exit 5']);
+    const r = await run(process.execPath, [...launcher, '-socket', socket, '-no-tee', 'sh', '-c', 'echo out; grep -h ^flags: /proc/$$/fdinfo/1 /proc/$$/fdinfo/2; echo err >&2; exit 5']);
     assert.equal(r.code, 5, label);
     assert.equal(r.stderr, `logwrite: memlogd not reachable at ${socket}; running sh with its output unchanged\nerr\n`, label);
-    const [out, flags] = r.stdout.trimEnd().split('\n');
+    const [out, ...flags] = r.stdout.trimEnd().split('\n');
     assert.equal(out, 'out', label);
-    // The launcher never turned its stdout pipe non-blocking (as process.stdout would have): the command shares it.
-    assert.equal(parseInt(flags.split(/\s+/)[1], 8) & O_NONBLOCK, 0, `${label}: ${flags}`);
+    // The launcher never made its stdout or stderr pipe non-blocking (as process.stdout and .stderr would): the command shares them.
+    assert.equal(flags.length, 2, label);
+    for (const line of flags) assert.equal(parseInt(line.split(/\s+/)[1], 8) & O_NONBLOCK, 0, `${label}: ${line}`);
   }
 });
 
