@@ -43,10 +43,10 @@ export async function execLaunch(opts: ExecLaunchOptions): Promise<number> {
   try {
     execvp(opts.command, [opts.command, ...opts.args], handed ? [0, handed[0], handed[1]] : [0, 1, 2]);
   } catch (err) {
-    const e = err as NativeSystemError;
-    if (typeof e.errno !== 'number') throw err;
     // memlogd sees both streams end; the reason goes where the user looks.
     if (handed) for (const fd of handed) fs.closeSync(fd);
+    const e = err as NativeSystemError;
+    if (typeof e.errno !== 'number') throw err;
     const why = util.getSystemErrorMap().get(e.errno)?.[1] ?? e.message;
     opts.tell(`cannot run "${opts.command}": ${why} (${e.code})`);
     return e.code === 'ENOENT' ? 127 : 126;
