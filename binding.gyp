@@ -6,6 +6,7 @@
         "native/errors.c",
         "native/lifetime.c",
         "native/functions.c",
+        "native/exec.c",
         "native/send.c",
         "native/polled.c",
         "native/receiver.c",

@@ -149,38 +149,49 @@ bool get_function(napi_env env, napi_value v, const char *name, bool optional, b
   return false;
 }
 
-bool get_unix_addr(napi_env env, napi_value v, const char *syscall, struct sockaddr_un *sa,
-                   socklen_t *salen, char **path_out) {
+bool get_cstring(napi_env env, napi_value v, const char *name, char **out, size_t *len_out) {
   napi_valuetype t;
   size_t len = 0;
-  char *path;
-  *path_out = NULL;
+  char *str;
+  *out = NULL;
   if (napi_typeof(env, v, &t) != napi_ok) {
     ensure_exception(env);
     return false;
   }
   if (t != napi_string) {
-    throw_type(env, "The \"%s\" argument must be of type string", "path");
+    throw_type(env, "The \"%s\" argument must be of type string", name);
     return false;
   }
   if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok ||
-      (path = malloc(len + 1)) == NULL) {
+      (str = malloc(len + 1)) == NULL) {
     ensure_exception(env);
     return false;
   }
-  if (napi_get_value_string_utf8(env, v, path, len + 1, &len) != napi_ok) {
-    free(path);
+  if (napi_get_value_string_utf8(env, v, str, len + 1, &len) != napi_ok) {
+    free(str);
     ensure_exception(env);
     return false;
   }
-  /* An embedded NUL would silently shorten the path (or reach the abstract
-   * namespace if leading), so refuse it, as Node's fs does. */
-  if (memchr(path, '\0', len) != NULL) {
-    free(path);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE",
-                          "The argument 'path' must be a string without null bytes");
+  /* An embedded NUL would silently shorten the string (a path, an argument),
+   * so refuse it, as Node's fs and child_process do. */
+  if (memchr(str, '\0', len) != NULL) {
+    free(str);
+    char msg[160];
+    snprintf(msg, sizeof msg, "The argument '%s' must be a string without null bytes", name);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
     return false;
   }
+  *out = str;
+  if (len_out != NULL) *len_out = len;
+  return true;
+}
+
+bool get_unix_addr(napi_env env, napi_value v, const char *syscall, struct sockaddr_un *sa,
+                   socklen_t *salen, char **path_out) {
+  size_t len = 0;
+  char *path;
+  *path_out = NULL;
+  if (!get_cstring(env, v, "path", &path, &len)) return false;
   /* An empty path would mean autobind/abstract socket: not a filesystem path. */
   if (len == 0) {
     throw_sys(env, ENOENT, syscall, path, true);

@@ -9,6 +9,7 @@
  *   errors.c      errors and argument helpers
  *   lifetime.c    the one lifetime model of every object holding uv handles
  *   functions.c   socketpair, bindDgram, bindListen, mkfifo, dup, fdInfo, clockRealtime, peerCred, tcpQuickAck
+ *   exec.c        execvp: the process becomes another program (the launcher's -no-tee)
  *   send.c        sendFds, sendFdsAsync
  *   receiver.c    DgramReceiver, and what both datagram receivers share
  *   batch_receiver.c  DgramBatchReceiver
@@ -57,6 +58,8 @@ bool get_int(napi_env env, napi_value v, const char *name, int64_t lo, int64_t h
 bool get_fd(napi_env env, napi_value v, const char *name, int *fd);
 /* Whether v is a function; undefined is allowed (and reads as absent) when `optional`. */
 bool get_function(napi_env env, napi_value v, const char *name, bool optional, bool *present);
+/* A JS string with no NUL in it, as a malloc'd C string (its length in *len_out if not NULL). */
+bool get_cstring(napi_env env, napi_value v, const char *name, char **out, size_t *len_out);
 /* A JS path string as a sockaddr_un; *path_out (malloc'd, for messages) must be freed. */
 bool get_unix_addr(napi_env env, napi_value v, const char *syscall, struct sockaddr_un *sa,
                    socklen_t *salen, char **path_out);
@@ -177,6 +180,7 @@ bool dgram_recv_error_is_fatal(int e);
 /* What each part adds to the exports                                        */
 
 bool define_functions(napi_env env, napi_value exports);
+bool define_exec(napi_env env, napi_value exports);
 bool define_send(napi_env env, napi_value exports);
 bool define_receiver(napi_env env, napi_value exports);
 bool define_batch_receiver(napi_env env, napi_value exports);

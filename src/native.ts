@@ -96,6 +96,7 @@ interface NativeBinding {
   mkfifo(path: string, mode: number): void;
   dup(fd: number): number;
   peerCred(fd: number): Sender;
+  execvp(file: string, argv: string[], stdio: number[]): never;
   StreamSet: new (buffer: Uint8Array, segments: Int32Array, onBatch: (count: number) => void) => NativeStreamSet;
   DgramBatchReceiver: new (
     fd: number,
@@ -208,6 +209,21 @@ export function dupFd(fd: number): number {
 /** SO_PEERCRED of a connected Unix stream socket: [pid, uid, gid] of the peer when it connected. */
 export function peerCred(fd: number): Sender {
   return binding.peerCred(fd);
+}
+
+/**
+ * execvp(3): this process becomes `file` (looked up in PATH unless it has a
+ * slash), with `argv` (argv[0] first) and the environment, as a shell's
+ * `exec` does: same pid, nothing of Node left. The program starts as if
+ * spawned afresh: stdio[0..2] as its fds 0, 1 and 2, no other fd of this
+ * process, every signal at its default disposition and none blocked.
+ * Returns only by throwing: a system error with syscall 'execvp' and path
+ * `file` (ENOENT, EACCES...), after which signals and fds 0..2 are as they
+ * were (fds above 2 are left close-on-exec). Bad arguments throw TypeError
+ * before anything changes.
+ */
+export function execvp(file: string, argv: string[], stdio: [number, number, number] = [0, 1, 2]): never {
+  return binding.execvp(file, argv, stdio);
 }
 
 /**

@@ -13,7 +13,7 @@ import type { Main } from './run.js';
 const COMMANDS: Record<string, { main: (argv: string[], synopsis: string) => Promise<number | undefined>; synopsis: string; help: string }> = {
   daemon: { main: memlogdMain, synopsis: 'memlog daemon [flags]', help: 'run memlogd, the in-memory log daemon' },
   read: { main: logreadMain, synopsis: LOGREAD_SYNOPSIS.replace('logread', 'memlog read'), help: 'dump or follow the ring, filtered (logread)' },
-  run: { main: launcherMain, synopsis: 'memlog run [-socket PATH] [-n NAME] COMMAND [ARGS...]', help: "run a command with its output handed to memlogd" },
+  run: { main: launcherMain, synopsis: 'memlog run [-socket PATH] [-n NAME] [-no-tee] COMMAND [ARGS...]', help: "run a command with its output handed to memlogd" },
   kmsg: { main: kmsgMain, synopsis: 'memlog kmsg [-device PATH] [-follow=false]', help: 'print the kernel log (/dev/kmsg) to stderr, as upstream kmsg' },
   init: { main: initMain, synopsis: 'memlog init [-stop-after SECONDS] CONFIG.yml', help: 'boot: memlogd first, then on-boot actions and services wired to it' },
   status: { main: statusMain, synopsis: 'memlog status [-socket PATH]', help: "memlogd's ring, streams (with who sent them) and clients, as JSON" },

@@ -27,7 +27,7 @@ export interface LaunchOptions {
  * to. While memlogd's queue is full it waits (for at most the send timeout)
  * without blocking the event loop: the tees go on meanwhile.
  */
-async function handOver(socketPath: string, name: string): Promise<number> {
+export async function handOver(socketPath: string, name: string): Promise<number> {
   const [local, remote] = socketpair();
   try {
     await sendFdsAsync(socketPath, Buffer.from(name), [remote]);
