@@ -8,6 +8,7 @@ import { forwardRelp, forwardTcp } from './forward.js';
 import { latency } from './latency.js';
 import { deliver, ingest, transport } from './load.js';
 import { memory } from './memory.js';
+import { stack } from './stack.js';
 import { start } from './start.js';
 import { syslog } from './syslog.js';
 import type { Scenario } from './types.js';
@@ -27,6 +28,7 @@ export const SCENARIOS: Scenario[] = [
   forwardTcp,
   forwardRelp,
   memory,
+  stack,
   dump,
   filter,
   latency,
