@@ -26,7 +26,9 @@ export async function initMain(argv: string[], synopsis = 'memlog init [-stop-af
         'init: booted. From another terminal:',
         `   bin/logread -socket ${q} -F          # dump the ring, then follow`,
         `   bin/memlog bundle -socket ${q} -log-dir ${config.logDir} -o bundle.tar.gz`,
-        `   ls ${config.logDir}                  # the persisted files, if a logwrite service runs`,
+        config.persist
+          ? `   ls ${config.persist.logDir}                  # the persisted files`
+          : `   ls ${config.logDir}                  # the persisted files, if a logwrite service runs`,
         'init: Ctrl-C (or SIGTERM) stops everything in order.',
         '',
       ].join('\n'),
