@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, parseConfig } from '../src/init/config.js';
-import { tmpdir, waitFor } from './helpers.js';
+import { BIN, run, tmpdir, waitFor } from './helpers.js';
 import { processesWith, readIfThere as read, startInit, writeConfig } from './init-helpers.js';
 
 function errorOf(text: string): string {
@@ -176,4 +176,18 @@ services:
   assert.deepEqual(kept, ['filler.out.log', 'filler.out.log.1', 'filler.out.log.2']);
   assert.match(read(path.join(logDir, 'filler.out.log')), /filler line 300\n$/);
   assert.doesNotMatch(read(path.join(logDir, 'filler.out.log')), /lost|restarted/);
+});
+
+test('memlog init -check prints the config as the init reads it; the init reads it that way, apart, and refuses a bad one in one line', async (t) => {
+  const dir = tmpdir(t);
+  const config = writeConfig(dir, 'memlogd: {}\npersist:\n  max-log-files: 2\nservices:\n  - name: a\n    command: [sleep, "1"]\n');
+  const checked = await run(process.execPath, [BIN('memlog'), 'init', '-check', config]);
+  assert.equal(checked.code, 0, checked.stderr);
+  assert.deepEqual(JSON.parse(checked.stdout), parseConfig(fs.readFileSync(config, 'utf8'), config, process.cwd()));
+  const bad = writeConfig(dir, 'memlogd: {}\npersist:\n  format: xml\n');
+  for (const flags of [['-check'], []]) {
+    const r = await run(process.execPath, [BIN('memlog'), 'init', ...flags, bad]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `memlog: ${bad}:3: persist.format: must be text or json (got "xml")\n`);
+  }
 });

@@ -16,13 +16,10 @@ import { ConfigError, type InitConfig } from './config-model.js';
 import { readMemlogd, readOnboot, readPersist, readServices } from './config-sections.js';
 import { YamlReader, type Entry } from './yaml-reader.js';
 
+export { describeConfig } from './config-describe.js';
 export { ConfigError, type InitConfig, type MemlogdSection, type PersistSection, type ProgramConfig, type ServiceConfig } from './config-model.js';
 
 const TOP_KEYS = ['run-dir', 'log-dir', 'shutdown-grace', 'memlogd', 'persist', 'onboot', 'services'];
-
-function plural(n: number, one: string, many: string): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
 
 /**
  * Parses and checks a config. Relative paths (and `file` itself, for
@@ -75,14 +72,4 @@ export function loadConfig(file: string, baseDir: string = process.cwd()): InitC
     throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
   }
   return parseConfig(text, file, baseDir);
-}
-
-/** The init's start-up line: what will run and where its output goes. */
-export function describeConfig(config: InitConfig): string {
-  const what = `${plural(config.onboot.length, 'on-boot action', 'on-boot actions')}, ${plural(config.services.length, 'service', 'services')}`;
-  const where = config.memlogd
-    ? `logging through memlogd (log socket ${config.memlogd.socketLog}, query socket ${config.memlogd.socketQuery})`
-    : `no memlogd: output goes to files under ${config.logDir}`;
-  const persist = config.persist ? `; the init persists the ring to ${config.persist.logDir}` : '';
-  return `${config.file}: ${what}; ${where}${persist}`;
 }
