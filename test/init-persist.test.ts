@@ -114,7 +114,7 @@ test('a boot with persist: every line on disk once, rotated as configured, the l
     return read(path.join(logDir, 'talker.out.log')).includes('talker: up') && read(path.join(logDir, 'counter.out.log')).includes(`counted line ${COUNTED}\n`);
   });
   // The persister is the init's: no process of its own.
-  assert.deepEqual(processesWith('logwrite'), []);
+  assert.deepEqual(processesWith('logwrite', init.proc.pid), []);
   init.proc.kill('SIGTERM');
   assert.equal(await init.done, 0, init.stderr());
 

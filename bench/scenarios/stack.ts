@@ -49,6 +49,14 @@ function copyConfig(dir: string): string {
   return file;
 }
 
+/** The node flags the main job starts the init with: those of examples/quickstart.sh's `exec node ... bin/memlog init`. */
+function initNodeFlags(): string[] {
+  const script = fs.readFileSync(path.join(ROOT, 'examples/quickstart.sh'), 'utf8');
+  const m = /^exec node ((?:--?[\w-]+(?:=\S+)? )*)bin\/memlog init /m.exec(script);
+  if (!m) throw new Error("examples/quickstart.sh: no line 'exec node [FLAGS] bin/memlog init' to take the init's node flags from");
+  return m[1].split(' ').filter((f) => f !== '');
+}
+
 /** One look at the stack: each role's PSS and RSS, the totals, how many Node processes. */
 function sample(initPid: number, nodeExe: string): { values: Values; pids: number[] } {
   const values: Values = { total: 0, rssTotal: 0, nodes: 0 };
@@ -70,7 +78,7 @@ function sample(initPid: number, nodeExe: string): { values: Values; pids: numbe
 
 export const stack: Scenario = {
   name: 'stack',
-  description: `memory of the main job's logging stack: memlog init boots examples/boot.yml in a temp dir on a private copy of node; once every service has started and every on-boot action's output is in the log dir, ${WARM_MS / 1000} s of running, then ${SAMPLES} samples ${SAMPLE_EVERY_MS / 1000} s apart (median) of PSS and RSS (/proc/PID/smaps_rollup) of the init and each descendant that is a Node process`,
+  description: `memory of the main job's logging stack: memlog init boots examples/boot.yml in a temp dir, with examples/quickstart.sh's node flags, on a private copy of node; once every service has started and every on-boot action's output is in the log dir, ${WARM_MS / 1000} s of running, then ${SAMPLES} samples ${SAMPLE_EVERY_MS / 1000} s apart (median) of PSS and RSS (/proc/PID/smaps_rollup) of the init and each descendant that is a Node process`,
   figures: (): FigureSpec[] => [
     { key: 'total', label: 'PSS MB, whole stack', format: 'mb', target: { op: '<=', value: 55, note: 'issue 13' } },
     { key: 'rssTotal', label: 'RSS MB summed (what ps/top add up to)', format: 'mb' },
@@ -93,7 +101,8 @@ export const stack: Scenario = {
       const config = loadConfig(file, scope.dir);
 
       let stderr = '';
-      const init = spawnTracked(nodeExe, [path.join(ROOT, 'bin/memlog'), 'init', file], {
+      // As the main job starts it (examples/quickstart.sh), from the temp dir.
+      const init = spawnTracked(nodeExe, [...initNodeFlags(), path.join(ROOT, 'bin/memlog'), 'init', file], {
         cwd: scope.dir,
         // `node` in the services' commands is the copy too.
         env: { ...process.env, PATH: `${nodeDir}:${process.env.PATH ?? '/usr/bin:/bin'}` },
