@@ -9,7 +9,7 @@ export const INIT_FLAGS = {
   check: { type: 'bool', help: 'check CONFIG.yml and print it as the init reads it (JSON, every path absolute); boot nothing' },
 } satisfies FlagSpecs;
 
-export async function initMain(argv: string[], synopsis = 'memlog init [-stop-after SECONDS] CONFIG.yml'): Promise<number> {
+export async function initMain(argv: string[], synopsis = 'memlog init [-stop-after SECONDS] [-check] CONFIG.yml'): Promise<number> {
   const parsed = parseCommandLine(argv, INIT_FLAGS, synopsis);
   if (!parsed) return 0;
   const { values, rest } = parsed;

@@ -27,7 +27,7 @@ const COMMANDS: Record<string, Command> = {
   },
   run: { help: 'run a command with its output handed to memlogd', load: async () => [(await import('./launcher.js')).launcherMain, 'memlog run [-socket PATH] [-n NAME] COMMAND [ARGS...]'] },
   kmsg: { help: 'print the kernel log (/dev/kmsg) to stderr, as upstream kmsg', load: async () => [(await import('./kmsg.js')).kmsgMain, 'memlog kmsg [-device PATH] [-follow=false]'] },
-  init: { help: 'boot: memlogd first, then on-boot actions and services wired to it', load: async () => [(await import('./init.js')).initMain, 'memlog init [-stop-after SECONDS] CONFIG.yml'] },
+  init: { help: 'boot: memlogd first, then on-boot actions and services wired to it', load: async () => [(await import('./init.js')).initMain, 'memlog init [-stop-after SECONDS] [-check] CONFIG.yml'] },
   status: { help: "memlogd's ring, streams (with who sent them) and clients, as JSON", load: async () => [(await import('./status.js')).statusMain, 'memlog status [-socket PATH]'] },
   write: { help: 'persist the ring to one file per source, with rotation (logwrite)', load: async () => [(await import('./persister.js')).persisterMain, 'memlog write [-socket PATH] [-log-dir DIR] [flags]'] },
   forward: {
