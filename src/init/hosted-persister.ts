@@ -3,8 +3,8 @@
  * place of a logwrite service: the same Persister, connected to memlogd's
  * query socket as logwrite is, so it resumes after the last entry on disk,
  * rotates, reconnects to a restarted memlogd, and at shutdown first writes
- * what memlogd holds. What it saves is one Node process (~10 MB of private
- * memory and its share of node's own pages).
+ * what memlogd holds. What it saves is one Node process: 7 to 9 MB of the
+ * stack's PSS (docs/PERFORMANCE.md, issue 13).
  *
  * Where a logwrite service would exit and be restarted, a persister that
  * fails (its constructor or run() throws) is started again here, after a
@@ -58,7 +58,6 @@ export class HostedPersister {
           info: (msg) => this.log(`persist: ${msg}`),
         });
         this.current = persister;
-        if (this.stopping) persister.stop(); // stopped while it was being made: run() only closes up
         await persister.run();
         delay = FIRST_RETRY_MS;
       } catch (err) {

@@ -7,7 +7,8 @@
  * whatever it started, and a Ctrl-C on the terminal reaches only the init,
  * which then stops things in order: the services, then the ones marked
  * `stop: last` (the persister, which first writes what the others said last),
- * then memlogd.
+ * then the `persist:` section's persister, run in this process
+ * (hosted-persister.ts), then memlogd.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
