@@ -6,10 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const entries = fs.readdirSync(path.join(root, 'src/bin')).filter((f) => f.endsWith('.ts'));
-await build({
-  entryPoints: entries.map((f) => path.join(root, 'src/bin', f)),
-  outdir: path.join(root, 'dist/bundle'),
+const entries = fs.readdirSync(path.join(root, 'src/bin')).filter((f) => f.endsWith('.ts') && f !== 'memlog.ts');
+const common = {
   outExtension: { '.js': '.mjs' },
   bundle: true,
   platform: 'node',
@@ -19,4 +17,17 @@ await build({
   logLevel: 'warning',
   // Some dependencies are CommonJS: give them a require() in the ES module bundle.
   banner: { js: "import { createRequire as __memlogRequire } from 'node:module'; const require = __memlogRequire(import.meta.url);" },
+};
+await build({ ...common, entryPoints: entries.map((f) => path.join(root, 'src/bin', f)), outdir: path.join(root, 'dist/bundle') });
+// memlog, the one command for every job, is split: each command's code in chunks under
+// dist/bundle/memlog/, imported when that command runs (src/cli/memlog.ts). The long-lived
+// `memlog init` then holds only what the init needs.
+const chunks = path.join(root, 'dist/bundle/memlog');
+fs.rmSync(chunks, { recursive: true, force: true });
+await build({
+  ...common,
+  entryPoints: [path.join(root, 'src/bin/memlog.ts')],
+  outdir: path.join(root, 'dist/bundle'),
+  splitting: true,
+  chunkNames: 'memlog/[name]-[hash]',
 });

@@ -150,7 +150,7 @@ test('each kind of mistake names the file, line and field', () => {
   const svc = (extra: string): string => `services:\n  - name: a\n    command: [x]\n${extra}`;
   const cases: [string, string][] = [
     // unknown keys, at the top and inside entries
-    ['run-dir: r\ncomand: [x]\n', 'boot.yml:2: comand: unknown key; allowed keys: run-dir, log-dir, shutdown-grace, memlogd, onboot, services'],
+    ['run-dir: r\ncomand: [x]\n', 'boot.yml:2: comand: unknown key; allowed keys: run-dir, log-dir, shutdown-grace, memlogd, persist, onboot, services'],
     ['services:\n  - name: a\n    comand: [x]\n', 'boot.yml:3: services[0].comand: unknown key; allowed keys: name, command, env, cwd, restart, restart-delay, stop'],
     ['onboot:\n  - name: a\n    command: [x]\n    restart: always\n', 'boot.yml:4: onboot[0].restart: unknown key; allowed keys: name, command, env, cwd (restart applies to services only)'],
     ['memlogd:\n  max-line: 5\n', 'boot.yml:2: memlogd.max-line: unknown key; allowed keys: socket-log, socket-query, max-lines, max-line-len, max-bytes, command, syslog, syslog-stream'],

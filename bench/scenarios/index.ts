@@ -10,6 +10,7 @@ import { latency } from './latency.js';
 import { deliver, ingest, transport } from './load.js';
 import { memory } from './memory.js';
 import { RING_SCENARIOS } from './ring.js';
+import { stack } from './stack.js';
 import { start } from './start.js';
 import { syslog } from './syslog.js';
 import type { Scenario } from './types.js';
@@ -29,6 +30,7 @@ export const SCENARIOS: Scenario[] = [
   forwardTcp,
   forwardRelp,
   memory,
+  stack,
   dump,
   filter,
   latency,

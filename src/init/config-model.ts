@@ -46,6 +46,25 @@ export interface MemlogdSection {
   command?: string[];
 }
 
+/**
+ * The `persist:` section: memlogd's ring written to files by the init itself,
+ * with the persister logwrite runs (same flags, same guarantees), instead of
+ * a logwrite service: one Node process fewer.
+ */
+export interface PersistSection {
+  /** Absolute. */
+  logDir: string;
+  /** Files kept per source (logwrite's -max-log-files). */
+  maxFiles: number;
+  /** Bytes after which X.log is rotated (-max-log-size). */
+  maxFileSize: number;
+  compress: boolean;
+  maxSourceBytes?: number;
+  maxDirBytes?: number;
+  format: 'text' | 'json';
+  fsync: boolean;
+}
+
 export interface InitConfig {
   /** Every path here is absolute. */
   file: string;
@@ -54,6 +73,8 @@ export interface InitConfig {
   shutdownGraceMs: number;
   /** Present: logging through memlogd. */
   memlogd?: MemlogdSection;
+  /** Present: the init persists memlogd's ring itself (it needs memlogd). */
+  persist?: PersistSection;
   onboot: ProgramConfig[];
   services: ServiceConfig[];
 }

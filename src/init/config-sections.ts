@@ -4,10 +4,14 @@
  * YamlReader, which reports any problem with its file, line and field.
  */
 import path from 'node:path';
-import { RESTART_POLICIES, type MemlogdSection, type ProgramConfig, type RestartPolicy, type ServiceConfig } from './config-model.js';
+import { RESTART_POLICIES, type MemlogdSection, type PersistSection, type ProgramConfig, type RestartPolicy, type ServiceConfig } from './config-model.js';
+import { isScalar } from 'yaml';
 import { describe, join, quote, stringValue, type Entry, type Value, type YamlReader } from './yaml-reader.js';
 
 const MEMLOGD_KEYS = ['socket-log', 'socket-query', 'max-lines', 'max-line-len', 'max-bytes', 'command', 'syslog', 'syslog-stream'];
+const PERSIST_KEYS = ['log-dir', 'max-log-files', 'max-log-size', 'compress', 'max-source-bytes', 'max-dir-bytes', 'format', 'fsync'];
+/** 1 TiB: a bound on byte sizes in persist:, far above any sensible one. */
+const MAX_BYTES = 2 ** 40;
 const ONBOOT_KEYS = ['name', 'command', 'env', 'cwd'];
 const SERVICE_ONLY_KEYS = ['restart', 'restart-delay', 'stop'];
 const SERVICE_KEYS = [...ONBOOT_KEYS, ...SERVICE_ONLY_KEYS];
@@ -137,5 +141,44 @@ export function readMemlogd(r: YamlReader, v: Value, runDir: string, keyOffset: 
   if (syslog) section.syslog = r.path(syslog.value);
   const syslogStream = fields.get('syslog-stream');
   if (syslogStream) section.syslogStream = r.path(syslogStream.value);
+  return section;
+}
+
+function readBool(r: YamlReader, v: Value): boolean {
+  const node = v.node;
+  if (isScalar(node) && typeof node.value === 'boolean') return node.value;
+  r.fail(v.offset, v.field, `must be true or false (got ${describe(node)})`);
+}
+
+/**
+ * The `persist:` section, with logwrite's defaults: the log-dir is the
+ * top-level one unless set, 10 files of 1 MiB per source.
+ */
+export function readPersist(r: YamlReader, v: Value, logDir: string): PersistSection {
+  const fields = r.isNull(v) ? new Map<string, Entry>() : r.entries(v, PERSIST_KEYS, (key) => (key === 'socket' ? " (the persister reads memlogd's query socket, from the memlogd section)" : ''));
+  const get = (key: string): Value | undefined => fields.get(key)?.value;
+  const dir = get('log-dir');
+  const maxFiles = get('max-log-files');
+  const maxSize = get('max-log-size');
+  const compress = get('compress');
+  const maxSource = get('max-source-bytes');
+  const maxDir = get('max-dir-bytes');
+  const fsync = get('fsync');
+  const section: PersistSection = {
+    logDir: dir ? r.path(dir) : logDir,
+    maxFiles: maxFiles ? r.whole(maxFiles, 1_000_000) : 10,
+    maxFileSize: maxSize ? r.whole(maxSize, MAX_BYTES) : 1024 * 1024,
+    compress: compress ? readBool(r, compress) : false,
+    format: 'text',
+    fsync: fsync ? readBool(r, fsync) : false,
+  };
+  if (maxSource) section.maxSourceBytes = r.whole(maxSource, MAX_BYTES);
+  if (maxDir) section.maxDirBytes = r.whole(maxDir, MAX_BYTES);
+  const format = get('format');
+  if (format) {
+    const text = stringValue(format.node);
+    if (text !== 'text' && text !== 'json') r.fail(format.offset, format.field, `must be text or json (got ${text === undefined ? describe(format.node) : quote(text)})`);
+    section.format = text;
+  }
   return section;
 }

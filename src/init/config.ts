@@ -13,16 +13,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError, type InitConfig } from './config-model.js';
-import { readMemlogd, readOnboot, readServices } from './config-sections.js';
+import { readMemlogd, readOnboot, readPersist, readServices } from './config-sections.js';
 import { YamlReader, type Entry } from './yaml-reader.js';
 
-export { ConfigError, type InitConfig, type MemlogdSection, type ProgramConfig, type ServiceConfig } from './config-model.js';
+export { describeConfig } from './config-describe.js';
+export { ConfigError, type InitConfig, type MemlogdSection, type PersistSection, type ProgramConfig, type ServiceConfig } from './config-model.js';
 
-const TOP_KEYS = ['run-dir', 'log-dir', 'shutdown-grace', 'memlogd', 'onboot', 'services'];
-
-function plural(n: number, one: string, many: string): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
+const TOP_KEYS = ['run-dir', 'log-dir', 'shutdown-grace', 'memlogd', 'persist', 'onboot', 'services'];
 
 /**
  * Parses and checks a config. Relative paths (and `file` itself, for
@@ -58,9 +55,13 @@ export function parseConfig(text: string, file: string, baseDir: string = proces
   const shutdownGraceMs = grace ? r.seconds(grace.value, 600) : 5000;
   const memlogdEntry = entry('memlogd');
   const memlogd = memlogdEntry ? readMemlogd(r, memlogdEntry.value, runDir, memlogdEntry.keyOffset) : undefined;
+  const persistEntry = entry('persist');
+  // It reads memlogd's ring: without memlogd there is nothing to persist (output goes to files already).
+  if (persistEntry && !memlogd) r.fail(persistEntry.keyOffset, 'persist', 'needs a memlogd section (it writes memlogd\'s ring to files; without memlogd, output goes to files under log-dir already)');
+  const persist = persistEntry ? readPersist(r, persistEntry.value, logDir) : undefined;
   const onboot = readOnboot(r, entry('onboot')?.value);
   const services = readServices(r, entry('services')?.value);
-  return { file: path.resolve(base, file), runDir, logDir, shutdownGraceMs, ...(memlogd ? { memlogd } : {}), onboot, services };
+  return { file: path.resolve(base, file), runDir, logDir, shutdownGraceMs, ...(memlogd ? { memlogd } : {}), ...(persist ? { persist } : {}), onboot, services };
 }
 
 export function loadConfig(file: string, baseDir: string = process.cwd()): InitConfig {
@@ -71,13 +72,4 @@ export function loadConfig(file: string, baseDir: string = process.cwd()): InitC
     throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
   }
   return parseConfig(text, file, baseDir);
-}
-
-/** The init's start-up line: what will run and where its output goes. */
-export function describeConfig(config: InitConfig): string {
-  const what = `${plural(config.onboot.length, 'on-boot action', 'on-boot actions')}, ${plural(config.services.length, 'service', 'services')}`;
-  const where = config.memlogd
-    ? `logging through memlogd (log socket ${config.memlogd.socketLog}, query socket ${config.memlogd.socketQuery})`
-    : `no memlogd: output goes to files under ${config.logDir}`;
-  return `${config.file}: ${what}; ${where}`;
 }

@@ -7,12 +7,14 @@
  * whatever it started, and a Ctrl-C on the terminal reaches only the init,
  * which then stops things in order: the services, then the ones marked
  * `stop: last` (the persister, which first writes what the others said last),
- * then memlogd.
+ * then the `persist:` section's persister, run in this process
+ * (hosted-persister.ts), then memlogd.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { InitConfig, ProgramConfig, ServiceConfig } from './config.js';
 import { MemlogdChild } from './memlogd-child.js';
+import { HostedPersister } from './hosted-persister.js';
 import { fifosToMemlogd, socketpairsToMemlogd, toFiles, type Stdio } from './wiring.js';
 import { OUTAGE_DIR, outageFile, StreamKeeper } from './stream-keeper.js';
 import { OwnLog } from './own-log.js';
@@ -51,6 +53,8 @@ interface Running {
 
 export class Init {
   memlogd: MemlogdChild | undefined;
+  /** The `persist:` section's persister, in this process. */
+  private persister: HostedPersister | undefined;
   private readonly services = new Map<string, Running>();
   /** Every read end handed to memlogd that is still in use: a new memlogd gets them all again. */
   private readonly keeper: StreamKeeper;
@@ -98,7 +102,25 @@ export class Init {
       await this.runOnboot(cfg.onboot[i], i);
     }
     if (this.shuttingDown) return;
+    this.startPersister();
     for (const service of cfg.services) await this.startService(service);
+  }
+
+  /**
+   * After the on-boot actions, as a logwrite service would be (one of them may
+   * mount the disk the log dir is on), and before the services: it resumes
+   * from memlogd's ring, which holds everything since memlogd started.
+   */
+  private startPersister(): void {
+    const section = this.config.persist;
+    if (!section) return;
+    if (!this.memlogd) {
+      this.log(`persist: memlogd is not running; nothing is persisted (output goes to files under ${this.config.logDir})`);
+      return;
+    }
+    this.persister = new HostedPersister(section, this.memlogd.querySocket, this.config.shutdownGraceMs, (line) => this.log(line));
+    this.persister.start();
+    this.log(`persist: writing memlogd's ring to ${section.logDir} (files of ${section.maxFileSize} bytes, ${section.maxFiles} per source)`);
   }
 
   /** The init's own lines to memlogd as source `init`; if it does not take the stream, they stay in the file. */
@@ -296,6 +318,12 @@ export class Init {
     const last = all.filter((s) => s.config.stopLast);
     if (last.length > 0) this.log(`stopping ${last.map((s) => s.config.name).join(', ')} last`);
     await Promise.all(last.map((s) => this.stopService(s)));
+    if (this.persister) {
+      // After everyone, those stopped last too: it writes what they all said last.
+      if (last.length > 0) await this.memlogdSettled();
+      this.log('persist: writing out what memlogd holds, then stopping');
+      await this.persister.stop();
+    }
     this.log('stopping memlogd');
     if (this.handAgain) clearTimeout(this.handAgain);
     await this.ownLog.close();
