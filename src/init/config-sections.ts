@@ -7,7 +7,7 @@ import path from 'node:path';
 import { RESTART_POLICIES, type MemlogdSection, type ProgramConfig, type RestartPolicy, type ServiceConfig } from './config-model.js';
 import { describe, join, quote, stringValue, type Entry, type Value, type YamlReader } from './yaml-reader.js';
 
-const MEMLOGD_KEYS = ['socket-log', 'socket-query', 'max-lines', 'max-line-len', 'max-bytes', 'command', 'syslog', 'syslog-stream'];
+const MEMLOGD_KEYS = ['socket-log', 'socket-query', 'max-lines', 'max-line-len', 'max-bytes', 'command', 'syslog', 'syslog-stream', 'kmsg'];
 const ONBOOT_KEYS = ['name', 'command', 'env', 'cwd'];
 const SERVICE_ONLY_KEYS = ['restart', 'restart-delay', 'stop'];
 const SERVICE_KEYS = [...ONBOOT_KEYS, ...SERVICE_ONLY_KEYS];
@@ -137,5 +137,7 @@ export function readMemlogd(r: YamlReader, v: Value, runDir: string, keyOffset: 
   if (syslog) section.syslog = r.path(syslog.value);
   const syslogStream = fields.get('syslog-stream');
   if (syslogStream) section.syslogStream = r.path(syslogStream.value);
+  const kmsg = fields.get('kmsg');
+  if (kmsg) section.kmsg = r.bool(kmsg.value);
   return section;
 }

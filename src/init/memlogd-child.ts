@@ -118,6 +118,7 @@ export class MemlogdChild {
     // memlogd binds the syslog sockets itself (a stale file left by one that died is replaced).
     if (s.syslog !== undefined) args.push(`-socket-syslog=${s.syslog}`);
     if (s.syslogStream !== undefined) args.push(`-syslog-stream=${s.syslogStream}`);
+    if (s.kmsg) args.push('-kmsg');
     if (restartOf) args.push(`-restart-of=${restartOf}`);
     // Its own process group: a Ctrl-C on the terminal goes to the init, which stops memlogd last.
     const proc = spawn(program, args, { stdio: ['ignore', 'inherit', 'inherit', this.logFd, this.queryFd], detached: true });
