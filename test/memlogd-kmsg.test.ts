@@ -190,7 +190,7 @@ test('memlogd -kmsg on a FIFO whose writer sends nothing more: SIGTERM ends meml
   assert.deepEqual(exit, { code: 0, signal: null }, daemon.stderr());
 });
 
-test('memlogd as a library: -kmsg leaves no fd open, whether the device opened or not', async (t) => {
+test('memlogd as a library: -kmsg leaves no fd open, whether the device opened or not', { timeout: 60_000 }, async (t) => {
   const dir = tmpdir(t);
   const fifo = path.join(dir, 'kmsg.fifo');
   mkfifo(fifo, 0o600);
@@ -206,9 +206,12 @@ test('memlogd as a library: -kmsg leaves no fd open, whether the device opened o
       kmsgDevice: device,
       warn: (w) => warnings.push(w),
     });
-    if (device === FIXTURE) await waitFor('the records', () => daemon.ring.count > 36);
-    else if (device !== fifo) assert.deepEqual(warnings.length, 1, device);
-    await daemon.close();
+    try {
+      if (device === FIXTURE) await waitFor('the records', () => daemon.ring.count > 36);
+      else if (device !== fifo) assert.deepEqual(warnings.length, 1, device);
+    } finally {
+      await daemon.close();
+    }
   }
   await fdsBackTo(process.pid, baseline);
 });
