@@ -183,11 +183,17 @@ test('memlogd -kmsg on a FIFO whose writer sends nothing more: SIGTERM ends meml
       return undefined;
     }
   });
-  t.after(() => fs.closeSync(writer));
-  fs.writeSync(writer, '3,7,1000000,-;the one record\n');
-  await waitFor('the record', async () => messagesOf(await dump(daemon.querySocket), 'kmsg').length === 1);
-  const exit = await stopWithin(daemon.proc, 10_000);
-  assert.deepEqual(exit, { code: 0, signal: null }, daemon.stderr());
+  try {
+    // The first record is complete once the second starts: read without waiting for the FIFO to go quiet.
+    fs.writeSync(writer, '3,7,1000000,-;the first record\n6,8,1000001,-;and a second\n');
+    await waitFor('the first record', async () => messagesOf(await dump(daemon.querySocket), 'kmsg').some((m) => m.endsWith(': the first record')));
+    const exit = await stopWithin(daemon.proc, 10_000);
+    assert.deepEqual(exit, { code: 0, signal: null }, daemon.stderr());
+  } finally {
+    fs.closeSync(writer);
+    // A memlogd stuck in a read must not outlive the test, nor keep its end (daemon.stop) waiting.
+    if (daemon.proc.exitCode === null && daemon.proc.signalCode === null) daemon.proc.kill('SIGKILL');
+  }
 });
 
 test('memlogd as a library: -kmsg leaves no fd open, whether the device opened or not', { timeout: 60_000 }, async (t) => {
@@ -225,20 +231,25 @@ test('memlogd -kmsg on the live /dev/kmsg: its records, a new one as it comes, a
   }
   if (problem) return skipLoudly(t, problem);
   const daemon = await startDaemon(t, tmpdir(t), ['-kmsg']);
-  const first = await waitFor('a kmsg entry', async () => (await logreadKmsg(daemon.querySocket))[0]);
-  assert.match(first.msg, RECORD_LINE);
-  assert.ok(first.severity !== undefined && first.facility !== undefined, JSON.stringify(first));
-  // Following at the end: a record written now arrives too (writing needs root, as reading did here).
-  const marker = `memlog test ${process.pid} ${Date.now()}`;
   try {
-    fs.writeFileSync('/dev/kmsg', `<12>${marker}\n`);
-    const got = await waitFor('the record just written', async () => (await logreadKmsg(daemon.querySocket)).find((e) => e.msg.endsWith(`: ${marker}`)));
-    assert.deepEqual([got.severity, got.facility], [4, 1], 'user.warning');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EACCES' && (err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
-    t.diagnostic('/dev/kmsg is not writable here: following at the end not checked');
+    const first = await waitFor('a kmsg entry', async () => (await logreadKmsg(daemon.querySocket))[0]);
+    assert.match(first.msg, RECORD_LINE);
+    assert.ok(first.severity !== undefined && first.facility !== undefined, JSON.stringify(first));
+    // Following at the end: a record written now arrives too (writing needs root, as reading did here).
+    const marker = `memlog test ${process.pid} ${Date.now()}`;
+    try {
+      fs.writeFileSync('/dev/kmsg', `<12>${marker}\n`);
+      const got = await waitFor('the record just written', async () => (await logreadKmsg(daemon.querySocket)).find((e) => e.msg.endsWith(`: ${marker}`)));
+      assert.deepEqual([got.severity, got.facility], [4, 1], 'user.warning');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EACCES' && (err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+      t.diagnostic('/dev/kmsg is not writable here: following at the end not checked');
+    }
+    assert.equal(daemon.stderr(), '');
+    const exit = await stopWithin(daemon.proc, 10_000);
+    assert.deepEqual(exit, { code: 0, signal: null }, daemon.stderr());
+  } finally {
+    // A memlogd stuck in a read must not outlive the test, nor keep its end (daemon.stop) waiting.
+    if (daemon.proc.exitCode === null && daemon.proc.signalCode === null) daemon.proc.kill('SIGKILL');
   }
-  assert.equal(daemon.stderr(), '');
-  const exit = await stopWithin(daemon.proc, 10_000);
-  assert.deepEqual(exit, { code: 0, signal: null }, daemon.stderr());
 });
