@@ -19,7 +19,7 @@ import { clock } from '../entry/clock.js';
 import { closeQuietly } from '../fds.js';
 import { NONE, type Ring } from '../ring/ring.js';
 import type { Source } from '../ring/sources.js';
-import { openKmsg, readOpenedKmsg, type KmsgStats, type OpenedKmsg } from '../kmsg/reader.js';
+import { openKmsg, readOpenedKmsg, type OpenedKmsg } from '../kmsg/reader.js';
 import type { KmsgRecord } from '../kmsg/record.js';
 import { LineSplitter } from './line-splitter.js';
 import type { RateLimiter, SourceLimit } from './rate-limit.js';
@@ -56,8 +56,8 @@ export class KmsgInput {
   private sinceTurn = 0;
   private done: Promise<void> | undefined;
   private closed = false;
-  /** The reader's count when it stopped; undefined while it reads. */
-  stats: KmsgStats | undefined;
+  /** Reading ended: closed, failed, or the device ended. */
+  private stopped = false;
   bytes = 0;
 
   private constructor(
@@ -89,13 +89,14 @@ export class KmsgInput {
       out: (line, record) => this.add(line, record),
       warn: (msg) => this.opts.log(`-kmsg: ${msg}`),
     }).then(
-      (stats) => {
-        this.stats = stats;
+      () => {
+        this.stopped = true;
         this.release();
         // Only a device that returns 0 (not /dev/kmsg) ends by itself.
         if (!this.closed) this.opts.onFailure(new Error(`${this.device.path} ended`));
       },
       (err: unknown) => {
+        this.stopped = true;
         this.release();
         if (!this.closed) this.opts.onFailure(err instanceof Error ? err : new Error(String(err)));
       },
@@ -130,7 +131,7 @@ export class KmsgInput {
   describe(): Record<string, unknown> {
     return {
       device: this.device.path,
-      reading: this.stats === undefined && !this.closed,
+      reading: !this.stopped && !this.closed,
       bytes: this.bytes,
       lines: this.splitter.lines,
       truncated: this.splitter.truncated,

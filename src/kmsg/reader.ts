@@ -291,17 +291,28 @@ async function readDevice(fd: number, opts: KmsgReadOptions, printer: Printer): 
   if (overrun) opts.warn('records lost: the kernel overwrote them before they were read');
 }
 
+/** A splitter for a stream of records, each complete record pushed onto records. */
+function recordSplitter(records: Buffer[], printer: Printer): KmsgSplitter {
+  return new KmsgSplitter(
+    (record) => records.push(record),
+    () => printer.stats.malformed++,
+  );
+}
+
+/** Prints the records split off so far, and forgets them. */
+async function printRecords(records: Buffer[], printer: Printer): Promise<void> {
+  for (const bytes of records.splice(0)) {
+    const parsed = printer.parse(bytes);
+    if (parsed) await printer.print(parsed.record);
+  }
+}
+
 /** A file of records back to back; with follow, also what is appended later. */
 async function readFile(fd: number, opts: KmsgReadOptions, printer: Printer): Promise<void> {
   const { path, signal } = opts;
   const chunk = Buffer.allocUnsafe(FILE_CHUNK);
   const records: Buffer[] = [];
-  const newSplitter = (): KmsgSplitter =>
-    new KmsgSplitter(
-      (record) => records.push(record),
-      () => printer.stats.malformed++,
-    );
-  let splitter = newSplitter();
+  let splitter = recordSplitter(records, printer);
   let position = 0;
   /** The last wait brought nothing new. */
   let quiet = false;
@@ -325,17 +336,14 @@ async function readFile(fd: number, opts: KmsgReadOptions, printer: Printer): Pr
       } else if (quiet) {
         splitter.flush();
       }
-      for (const bytes of records.splice(0)) {
-        const parsed = printer.parse(bytes);
-        if (parsed) await printer.print(parsed.record);
-      }
+      await printRecords(records, printer);
       if (n > 0) continue;
       if (!opts.follow) return;
       // A file cut short (rewritten in place) is read again from the start.
       if (fs.fstatSync(fd).size < position) {
         opts.warn(`${path} got shorter; reading it again from the start`);
         position = 0;
-        splitter = newSplitter();
+        splitter = recordSplitter(records, printer);
         printer.lastSeq = undefined;
         continue;
       }
@@ -368,10 +376,7 @@ async function readPipe(fd: number, opts: KmsgReadOptions, printer: Printer): Pr
   const { path, signal } = opts;
   const chunk = Buffer.allocUnsafe(FILE_CHUNK);
   const records: Buffer[] = [];
-  const splitter = new KmsgSplitter(
-    (record) => records.push(record),
-    () => printer.stats.malformed++,
-  );
+  const splitter = recordSplitter(records, printer);
   /** The last wait brought nothing new: a record held back is complete. */
   let quiet = false;
   for (;;) {
@@ -394,10 +399,7 @@ async function readPipe(fd: number, opts: KmsgReadOptions, printer: Printer): Pr
     } else if (quiet) {
       splitter.flush();
     }
-    for (const bytes of records.splice(0)) {
-      const parsed = printer.parse(bytes);
-      if (parsed) await printer.print(parsed.record);
-    }
+    await printRecords(records, printer);
     if (n > 0) continue;
     if (!opts.follow) return;
     await pause(n < 0 && splitter.pending ? FILE_SETTLE_MS : DEVICE_POLL_MS, signal);
