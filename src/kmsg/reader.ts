@@ -179,7 +179,8 @@ export async function openKmsg(path: string, opts: { follow: boolean; cancellabl
   const kind: KmsgKind | undefined = st.isCharacterDevice() ? 'device' : st.isFIFO() ? 'pipe' : st.isFile() ? 'file' : undefined;
   if (kind === undefined) throw new Error(`cannot read ${path}: not a character device, a FIFO or a regular file`);
   // Non-blocking, the end shows as EAGAIN: to stop there, or to poll so that an abort needs no pending read.
-  const nonBlocking = kind === 'pipe' || (kind === 'device' && (!opts.follow || opts.cancellable));
+  // A regular file ignores it, but a FIFO put in its place since the stat then cannot block the open.
+  const nonBlocking = kind !== 'device' || !opts.follow || opts.cancellable;
   const flags = fs.constants.O_RDONLY | (nonBlocking ? fs.constants.O_NONBLOCK : 0);
   try {
     return { path, kind, fd: await openFd(path, flags) };
