@@ -12,6 +12,8 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { ConfigError, describeConfig, loadConfig, parseConfig, type InitConfig } from '../src/init/config.js';
 import { seeded } from '../bench/random.js';
+import { BIN, dump, run, waitFor } from './helpers.js';
+import { processesWith, startInit, writeConfig } from './init-helpers.js';
 
 function tmpdir(t: { after(fn: () => void): void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memlog-init-config-'));
@@ -153,7 +155,7 @@ test('each kind of mistake names the file, line and field', () => {
     ['run-dir: r\ncomand: [x]\n', 'boot.yml:2: comand: unknown key; allowed keys: run-dir, log-dir, shutdown-grace, memlogd, persist, onboot, services'],
     ['services:\n  - name: a\n    comand: [x]\n', 'boot.yml:3: services[0].comand: unknown key; allowed keys: name, command, env, cwd, restart, restart-delay, stop'],
     ['onboot:\n  - name: a\n    command: [x]\n    restart: always\n', 'boot.yml:4: onboot[0].restart: unknown key; allowed keys: name, command, env, cwd (restart applies to services only)'],
-    ['memlogd:\n  max-line: 5\n', 'boot.yml:2: memlogd.max-line: unknown key; allowed keys: socket-log, socket-query, max-lines, max-line-len, max-bytes, command, syslog, syslog-stream'],
+    ['memlogd:\n  max-line: 5\n', 'boot.yml:2: memlogd.max-line: unknown key; allowed keys: socket-log, socket-query, max-lines, max-line-len, max-bytes, command, syslog, syslog-stream, kmsg, compress-ring'],
     // restart, stop, delays
     [svc('    restart: sometimes\n'), 'boot.yml:4: services[0].restart: must be one of never, on-failure, always (got "sometimes")'],
     [svc('    restart: [always]\n'), 'boot.yml:4: services[0].restart: must be one of never, on-failure, always (got a list)'],
@@ -409,4 +411,50 @@ test('memlogd.syslog and memlogd.syslog-stream: paths resolved against the base 
   assert.equal(config.memlogd?.syslog, '/base/run/log');
   assert.equal(config.memlogd?.syslogStream, '/run/syslog-stream');
   assert.equal(parseConfig('memlogd: {}\n', 'boot.yml', '/base').memlogd?.syslog, undefined);
+});
+
+test('memlogd.kmsg: true or false, nothing else, each with a clear message', () => {
+  assert.equal(parseConfig('memlogd:\n  kmsg: true\n', 'boot.yml', '/base').memlogd?.kmsg, true);
+  assert.equal(parseConfig('memlogd:\n  kmsg: false\n', 'boot.yml', '/base').memlogd?.kmsg, false);
+  assert.equal(parseConfig('memlogd: {}\n', 'boot.yml', '/base').memlogd?.kmsg, undefined);
+  assert.equal(errorOf('memlogd:\n  kmsg: 3\n'), 'boot.yml:2: memlogd.kmsg: must be true or false (got number 3)');
+  assert.equal(errorOf('memlogd:\n  max-lines: 10\n  kmsg: "yes"\n'), 'boot.yml:3: memlogd.kmsg: must be true or false (got string "yes")');
+  assert.equal(errorOf('memlogd:\n  kmsg:\n'), 'boot.yml:2: memlogd.kmsg: must be true or false (got null)');
+  assert.equal(errorOf('memlogd:\n  kmsg: [true]\n'), 'boot.yml:2: memlogd.kmsg: must be true or false (got a list)');
+});
+
+test('memlogd.kmsg: true reaches memlogd: the init starts it with -kmsg, and it reads the kernel log or says in one line why not', { timeout: 60_000 }, async (t) => {
+  const dir = tmpdir(t);
+  const config = writeConfig(dir, 'memlogd:\n  kmsg: true\nservices:\n  - name: idle\n    command: [sleep, "60"]\n');
+  const init = startInit(t, dir, config);
+  const query = path.join(dir, 'run', 'memlogdq.sock');
+  await waitFor('memlogd to answer', async () => (await dump(query)).some((e) => e.msg === 'memlogd started'));
+  const memlogd = processesWith(BIN('memlogd'), init.proc.pid);
+  assert.equal(memlogd.length, 1, memlogd.join('\n'));
+  assert.match(memlogd[0], / -kmsg( |$)/);
+  // What -kmsg does depends on the machine: entries of source kmsg where /dev/kmsg is readable, else the one line.
+  const effect = await waitFor('kmsg entries, or the line saying the kernel log is not collected', async () => {
+    if ((await dump(query)).some((e) => e.source === 'kmsg')) return 'kmsg entries';
+    return /^memlogd: -kmsg: cannot read \/dev\/kmsg: .*; the kernel log is not collected$/m.test(init.stderr()) && 'the line';
+  });
+  t.diagnostic(`memlogd -kmsg gave ${effect}`);
+  init.proc.kill('SIGTERM');
+  assert.equal(await init.done, 0, init.stderr());
+});
+
+test('memlogd.compress-ring: false reaches memlogd, whose status then says its ring is raw; true or false only', { timeout: 60_000 }, async (t) => {
+  assert.equal(parseConfig('memlogd:\n  compress-ring: false\n', 'boot.yml', '/base').memlogd?.compressRing, false);
+  assert.equal(parseConfig('memlogd: {}\n', 'boot.yml', '/base').memlogd?.compressRing, undefined);
+  assert.equal(errorOf('memlogd:\n  compress-ring: off\n'), 'boot.yml:2: memlogd.compress-ring: must be true or false (got string "off")');
+  for (const [value, compressed] of [['false', false], ['true', true]] as const) {
+    const dir = tmpdir(t);
+    const config = writeConfig(dir, `memlogd:\n  compress-ring: ${value}\nservices:\n  - name: idle\n    command: [sleep, "60"]\n`);
+    const init = startInit(t, dir, config);
+    const query = path.join(dir, 'run', 'memlogdq.sock');
+    await waitFor('memlogd to answer', async () => (await dump(query)).some((e) => e.msg === 'memlogd started'));
+    const r = await run(process.execPath, [BIN('memlog'), 'status', '-socket', query]);
+    assert.equal((JSON.parse(r.stdout) as { ring: { compressed: boolean } }).ring.compressed, compressed);
+    init.proc.kill('SIGTERM');
+    assert.equal(await init.done, 0, init.stderr());
+  }
 });

@@ -3,9 +3,11 @@ import fs from 'node:fs';
 import { binPath } from '../paths.js';
 import { DEFAULTS, Memlogd, validateOptions, type MemlogdOptions } from '../daemon/memlogd.js';
 import { bindSockets, bindSyslogSocket, DEFAULT_SOCKET_MODE, DEFAULT_SYSLOG_SOCKET_MODE, groupId, parseSocketMode } from '../daemon/socket-path.js';
-import { parseCommandLine, type FlagSpecs } from './flags.js';
+import { parseCommandLine, UsageError, type FlagSpecs } from './flags.js';
 import { BLOCK_BYTES } from '../ring/blocks.js';
 import { parseDuration } from '../inputs/rate-limit.js';
+import { DEFAULT_KMSG_DEVICE, openKmsg } from '../kmsg/reader.js';
+import { closeQuietly } from '../fds.js';
 
 export const MEMLOGD_FLAGS = {
   'socket-log': { type: 'string', arg: 'PATH', default: DEFAULTS.socketLog, help: 'datagram socket that receives fds to read' },
@@ -31,6 +33,8 @@ export const MEMLOGD_FLAGS = {
   'stream-priority-prefix': { type: 'bool', help: 'read a leading <N> (0-7) or <PRI> (0-191) of stream lines as their severity, and strip it' },
   'rate-limit-burst': { type: 'int', default: 0, help: 'at most N entries per source per interval; the rest are dropped and counted (0: no limit)' },
   'rate-limit-interval': { type: 'string', arg: 'DURATION', default: '30s', help: 'the rate limit interval: 30s, 500ms, 1m' },
+  kmsg: { type: 'bool', help: 'read the kernel log into entries of source kmsg, as `logwrite -n kmsg memlog-kmsg` would (needs CAP_SYSLOG for /dev/kmsg)' },
+  'kmsg-device': { type: 'string', arg: 'PATH', default: DEFAULT_KMSG_DEVICE, help: 'where -kmsg reads: the kernel log device, or a file or FIFO of captured records' },
   daemonize: { type: 'bool', help: 'bind both sockets, then go on in the background and return' },
 } satisfies FlagSpecs;
 
@@ -43,6 +47,7 @@ export async function memlogdMain(argv: string[], synopsis = 'memlogd [flags]'):
     process.stderr.write(`memlogd: unexpected argument "${rest[0]}"\n`);
     return 2;
   }
+  if (values['kmsg-device'] !== undefined && values.kmsg !== true) throw new UsageError('-kmsg-device says where -kmsg reads the kernel log; it needs -kmsg');
   const opts: MemlogdOptions = {
     socketLog: values['socket-log'] ?? DEFAULTS.socketLog,
     socketQuery: values['socket-query'] ?? DEFAULTS.socketQuery,
@@ -67,6 +72,8 @@ export async function memlogdMain(argv: string[], synopsis = 'memlogd [flags]'):
     streamPriorityPrefix: values['stream-priority-prefix'] === true,
     rateLimitBurst: values['rate-limit-burst'],
     rateLimitIntervalMs: parseDuration(values['rate-limit-interval'] ?? '30s'),
+    kmsgDevice: values.kmsg === true ? (values['kmsg-device'] ?? DEFAULT_KMSG_DEVICE) : undefined,
+    warn: (line) => process.stderr.write(`memlogd: ${line}\n`),
   };
   validateOptions(opts);
   if (values.daemonize) return daemonize(opts);
@@ -128,7 +135,10 @@ async function daemonize(opts: MemlogdOptions): Promise<number> {
       ...syslogArgs,
       ...(opts.streamPriorityPrefix ? ['-stream-priority-prefix'] : []),
       ...(opts.rateLimitBurst ? [`-rate-limit-burst=${opts.rateLimitBurst}`, `-rate-limit-interval=${opts.rateLimitIntervalMs ?? 30_000}ms`] : []),
+      ...(opts.kmsgDevice === undefined ? [] : ['-kmsg', `-kmsg-device=${opts.kmsgDevice}`]),
     ];
+    // The daemon proper's stderr goes nowhere: say here, once, if it will not be able to read the kernel log.
+    if (opts.kmsgDevice !== undefined) await checkKmsg(opts.kmsgDevice, opts.warn);
     // Loaded here only: the daemon proper never spawns anything, and the module costs resident memory.
     const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, args, {
@@ -143,5 +153,14 @@ async function daemonize(opts: MemlogdOptions): Promise<number> {
     return 0;
   } finally {
     for (const fd of fds) fs.closeSync(fd);
+  }
+}
+
+/** Opens the kernel log as memlogd -kmsg will, and closes it again; warns in one line if it cannot be read. */
+async function checkKmsg(device: string, warn: ((line: string) => void) | undefined): Promise<void> {
+  try {
+    closeQuietly((await openKmsg(device, { follow: true, cancellable: true })).fd);
+  } catch (err) {
+    warn?.(`-kmsg: ${(err as Error).message}; the kernel log is not collected`);
   }
 }

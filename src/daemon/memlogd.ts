@@ -12,6 +12,7 @@ import { encodeOwnEntry } from '../outputs/entry-encoder.js';
 import { bindSockets, bindSyslogSocket, DEFAULT_SOCKET_MODE, DEFAULT_SYSLOG_SOCKET_MODE, type SocketAccess } from './socket-path.js';
 import { RateLimiter, type SuppressionReport } from '../inputs/rate-limit.js';
 import { SyslogInput } from '../inputs/syslog/socket.js';
+import { KmsgInput } from '../inputs/kmsg-input.js';
 import { closeQuietly, unlinkQuietly } from '../fds.js';
 import { DEFAULT_LOG_SOCKET, DEFAULT_QUERY_SOCKET } from '../protocol/wire.js';
 
@@ -58,6 +59,13 @@ export interface MemlogdOptions {
   rateLimitBurst?: number;
   /** The rate limit's interval in ms (default 30 s). */
   rateLimitIntervalMs?: number;
+  /** Read the kernel log from this device (/dev/kmsg, or a file or FIFO of captured records) into entries of source kmsg (-kmsg). */
+  kmsgDevice?: string;
+  /**
+   * A problem the operator should see at once, in one line (the CLI writes
+   * it on stderr): the kernel log cannot be read. The daemon's own log has it too.
+   */
+  warn?: (line: string) => void;
 }
 
 /** journald's default interval. */
@@ -81,6 +89,8 @@ export class Memlogd {
   readonly query: QueryServer;
   readonly limiter: RateLimiter | undefined;
   readonly syslog: SyslogInput | undefined;
+  /** Set once start() has opened the kernel log (-kmsg). */
+  private kmsg: KmsgInput | undefined;
   private readonly own: Source;
   /** Socket paths this daemon created, removed again on close. */
   private readonly createdPaths: string[] = [];
@@ -150,6 +160,7 @@ export class Memlogd {
           ? { rateLimit: { burst: this.limiter.burst, intervalMs: this.limiter.intervalMs, suppressed: this.limiter.describe() } }
           : {}),
         ...(this.syslog ? { syslog: this.syslog.describe() } : {}),
+        ...(this.kmsg ? { kmsg: this.kmsg.describe() } : {}),
       }),
       ownLine: (msg, extra) => {
         clock.read();
@@ -198,6 +209,35 @@ export class Memlogd {
     return fd;
   }
 
+  /**
+   * Opens the kernel log (-kmsg), before the daemon says it started; reading
+   * starts after. One that cannot be opened is said once, and memlogd runs
+   * on without it: the kernel log is not worth losing everything else for.
+   */
+  private async openKmsg(): Promise<string | undefined> {
+    const device = this.opts.kmsgDevice;
+    if (device === undefined) return undefined;
+    try {
+      this.kmsg = await KmsgInput.open(this.ring, {
+        device,
+        maxLineLen: this.opts.maxLineLen,
+        limiter: this.limiter,
+        log: (msg) => this.log(msg),
+        onData: () => this.query.notify(),
+        held: () => this.logSocket.reader.turns.holding,
+        onFailure: (err) => this.kmsgProblem(`${err.message}; the kernel log is no longer collected`),
+      });
+      return undefined;
+    } catch (err) {
+      return `${(err as Error).message}; the kernel log is not collected`;
+    }
+  }
+
+  private kmsgProblem(problem: string): void {
+    this.opts.warn?.(`-kmsg: ${problem}`);
+    this.log(`-kmsg: ${problem}`);
+  }
+
   /** The entry that says what a source's rate limit dropped in the interval that just ended. */
   private reportSuppressed({ source, count, burst, intervalMs }: SuppressionReport): void {
     const who = source.sender ? ` (pid ${source.sender.pid})` : '';
@@ -224,8 +264,10 @@ export class Memlogd {
         });
       });
       const daemon = new Memlogd(opts, logFd, server, created);
+      let kmsgProblem: string | undefined;
       try {
         await daemon.startSyslog();
+        kmsgProblem = await daemon.openKmsg();
       } catch (err) {
         await daemon.close();
         throw err;
@@ -234,6 +276,8 @@ export class Memlogd {
       if (opts.restartOf) {
         daemon.log(`memlogd restarted in place of daemon ${opts.restartOf}, which stopped: the entries it held and had not delivered are gone; the streams it read are handed over again`);
       }
+      if (kmsgProblem !== undefined) daemon.kmsgProblem(kmsgProblem);
+      daemon.kmsg?.start();
       return daemon;
     } catch (err) {
       if (opts.fdLog === undefined) closeQuietly(logFd);
@@ -275,6 +319,8 @@ export class Memlogd {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // First, so that nothing is added once the rest is closed; its fd is closed when this resolves.
+    await this.kmsg?.close();
     this.logSocket.close();
     this.syslog?.close();
     this.limiter?.close();
@@ -324,6 +370,7 @@ export function validateOptions(opts: MemlogdOptions): void {
   if (opts.syslogSocketMode !== undefined) whole('-syslog-socket-mode', opts.syslogSocketMode, 0, 0o777);
   if (opts.rateLimitBurst !== undefined) whole('-rate-limit-burst', opts.rateLimitBurst, 0, 2 ** 31 - 1);
   if (opts.rateLimitIntervalMs !== undefined) whole('-rate-limit-interval (ms)', opts.rateLimitIntervalMs, 1, 24 * 3_600_000);
+  if (opts.kmsgDevice === '') throw new RangeError('-kmsg-device must be a path, not empty');
   const paths = [opts.socketLog, opts.socketQuery, opts.socketSyslog, opts.syslogStream].filter((p) => p !== undefined);
   if (new Set(paths).size !== paths.length) throw new RangeError('each socket needs its own path (-socket-log, -socket-query, -socket-syslog, -syslog-stream)');
 }

@@ -38,6 +38,10 @@ export interface MemlogdSection {
   syslog?: string;
   /** memlogd's syslog stream socket (-syslog-stream): a path of its own. */
   syslogStream?: string;
+  /** memlogd reads the kernel log itself (-kmsg), into entries of source kmsg. */
+  kmsg?: boolean;
+  /** false: memlogd keeps its ring's text raw (-compress-ring=false). */
+  compressRing?: boolean;
   /**
    * The daemon to run (default: this installation's memlogd), given its
    * flags after these: -fd-log=3 -fd-query=4 and the bounds above, and

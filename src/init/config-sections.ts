@@ -8,7 +8,7 @@ import { RESTART_POLICIES, type MemlogdSection, type PersistSection, type Progra
 import { isScalar } from 'yaml';
 import { describe, join, quote, stringValue, type Entry, type Value, type YamlReader } from './yaml-reader.js';
 
-const MEMLOGD_KEYS = ['socket-log', 'socket-query', 'max-lines', 'max-line-len', 'max-bytes', 'command', 'syslog', 'syslog-stream'];
+const MEMLOGD_KEYS = ['socket-log', 'socket-query', 'max-lines', 'max-line-len', 'max-bytes', 'command', 'syslog', 'syslog-stream', 'kmsg', 'compress-ring'];
 const PERSIST_KEYS = ['log-dir', 'max-log-files', 'max-log-size', 'compress', 'max-source-bytes', 'max-dir-bytes', 'format', 'fsync'];
 /** 1 TiB: a bound on byte sizes in persist:, far above any sensible one. */
 const MAX_BYTES = 2 ** 40;
@@ -141,6 +141,10 @@ export function readMemlogd(r: YamlReader, v: Value, runDir: string, keyOffset: 
   if (syslog) section.syslog = r.path(syslog.value);
   const syslogStream = fields.get('syslog-stream');
   if (syslogStream) section.syslogStream = r.path(syslogStream.value);
+  const kmsg = fields.get('kmsg');
+  if (kmsg) section.kmsg = r.bool(kmsg.value);
+  const compressRing = fields.get('compress-ring');
+  if (compressRing) section.compressRing = r.bool(compressRing.value);
   return section;
 }
 

@@ -128,6 +128,8 @@ export class MemlogdChild {
     // memlogd binds the syslog sockets itself (a stale file left by one that died is replaced).
     if (s.syslog !== undefined) args.push(`-socket-syslog=${s.syslog}`);
     if (s.syslogStream !== undefined) args.push(`-syslog-stream=${s.syslogStream}`);
+    if (s.kmsg) args.push('-kmsg');
+    if (s.compressRing === false) args.push('-compress-ring=false');
     if (restartOf) args.push(`-restart-of=${restartOf}`);
     // Its own process group: a Ctrl-C on the terminal goes to the init, which stops memlogd last.
     const proc = spawn(program, args, { stdio: ['ignore', 'inherit', 'inherit', this.logFd, this.queryFd], detached: true });

@@ -194,6 +194,13 @@ export class YamlReader {
     return Math.max(1, Math.round(s * 1000));
   }
 
+  /** true or false, nothing else: `kmsg: yes` is a string to YAML 1.2, and `3` no answer. */
+  bool(v: Value): boolean {
+    const b = isScalar(v.node) ? v.node.value : undefined;
+    if (typeof b !== 'boolean') this.fail(v.offset, v.field, `must be true or false (got ${describe(v.node)})`);
+    return b;
+  }
+
   whole(v: Value, max: number): number {
     return this.number(v, `a whole number from 1 to ${max}`, (n) => Number.isInteger(n) && n >= 1 && n <= max);
   }

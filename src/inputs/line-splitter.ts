@@ -11,9 +11,11 @@
  * a program written for a terminal must not put raw carriage returns into
  * every entry. A CR anywhere else is part of the message.
  *
- * Two options take each line the slow way (store()), off by default: a rate
- * limit for the stream's source, and reading a leading `<N>` priority
- * (sd-daemon(3)) into the entry's severity.
+ * Three things take each line the slow way (store()), off by default: a rate
+ * limit for the stream's source, reading a leading `<N>` priority
+ * (sd-daemon(3)) into the entry's severity, and a severity and facility set
+ * from outside for the lines that follow (setPriority: the kernel log's
+ * records carry theirs).
  */
 import { NONE, type Ring } from '../ring/ring.js';
 import type { SourceLimit } from './rate-limit.js';
@@ -40,7 +42,10 @@ export class LineSplitter {
   lines = 0;
   /** Lines dropped by the rate limit. */
   suppressed = 0;
-  private readonly slow: boolean;
+  private slow: boolean;
+  /** Given by setPriority: for lines without a prefix of their own. */
+  private severity = NONE;
+  private facility = NONE;
 
   constructor(
     private readonly ring: Ring,
@@ -49,6 +54,13 @@ export class LineSplitter {
     private readonly opts: { limit?: SourceLimit; priorityPrefix?: boolean } = {},
   ) {
     this.slow = opts.limit !== undefined || opts.priorityPrefix === true;
+  }
+
+  /** The severity and facility (NONE: not known) of the lines pushed from now on. */
+  setPriority(severity: number, facility: number): void {
+    this.severity = severity;
+    this.facility = facility;
+    this.slow = true;
   }
 
   /** Adds the lines in chunk, all stamped with the time it was read. */
@@ -154,8 +166,8 @@ export class LineSplitter {
       this.suppressed++;
       return;
     }
-    let severity = NONE;
-    let facility = NONE;
+    let severity = this.severity;
+    let facility = this.facility;
     if (this.opts.priorityPrefix) {
       const prefix = priorityPrefix(src, start, stop);
       if (prefix >= 0) {

@@ -15,6 +15,14 @@
  * action kills ends it at once. The CLI therefore installs no SIGTERM/SIGINT
  * handler. A caller that passes an AbortSignal gets a non-blocking fd polled
  * every DEVICE_POLL_MS at the end instead, so an abort leaves nothing behind.
+ *
+ * A FIFO (records piped in, as from a capture) is a stream of records like a
+ * file, opened and read non-blocking and polled the same way: a blocking open
+ * would wait on the thread pool for a writer, and a blocking read for data,
+ * with nothing able to cancel either.
+ *
+ * openKmsg and readOpenedKmsg are the two halves of readKmsg, for a caller
+ * that must tell "cannot be opened" from a failure later (memlogd -kmsg).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -48,8 +56,8 @@ export interface KmsgReadOptions {
   path: string;
   /** Wait for new records at the end (device), or for appended data (file). */
   follow: boolean;
-  /** Each record formatted as upstream prints it, without a newline. A returned promise is awaited before reading on. */
-  out: (line: string) => void | Promise<void>;
+  /** Each record formatted as upstream prints it, without a newline, and the record itself. A returned promise is awaited before reading on. */
+  out: (line: string, record: KmsgRecord) => void | Promise<void>;
   warn: (msg: string) => void;
   /** Stops reading; readKmsg then resolves with the stats so far. With follow, the device is then polled (see above). */
   signal?: AbortSignal;
@@ -145,8 +153,22 @@ function pause(ms: number, signal: AbortSignal | undefined, emitter?: fs.FSWatch
   });
 }
 
-export async function readKmsg(opts: KmsgReadOptions): Promise<KmsgStats> {
-  const { path } = opts;
+/** What records are read from: the kernel's device, a file of captured records, or a FIFO they are piped into. */
+export type KmsgKind = 'device' | 'file' | 'pipe';
+
+/** An open source of records (openKmsg); readOpenedKmsg reads it and closes it. */
+export interface OpenedKmsg {
+  readonly path: string;
+  readonly fd: number;
+  readonly kind: KmsgKind;
+}
+
+/**
+ * Opens path for reading records; throws a one-line Error (`cannot read
+ * PATH: ...`) if it cannot, with nothing left open. cancellable: the caller
+ * will pass an AbortSignal to readOpenedKmsg, so no read may block.
+ */
+export async function openKmsg(path: string, opts: { follow: boolean; cancellable: boolean }): Promise<OpenedKmsg> {
   let st: fs.Stats;
   try {
     st = await fs.promises.stat(path);
@@ -154,26 +176,37 @@ export async function readKmsg(opts: KmsgReadOptions): Promise<KmsgStats> {
     throw cannotRead(path, err, false);
   }
   if (st.isDirectory()) throw new Error(`cannot read ${path}: is a directory`);
-  const device = st.isCharacterDevice();
-  if (!device && !st.isFile()) throw new Error(`cannot read ${path}: not a character device or a regular file`);
+  const kind: KmsgKind | undefined = st.isCharacterDevice() ? 'device' : st.isFIFO() ? 'pipe' : st.isFile() ? 'file' : undefined;
+  if (kind === undefined) throw new Error(`cannot read ${path}: not a character device, a FIFO or a regular file`);
   // Non-blocking, the end shows as EAGAIN: to stop there, or to poll so that an abort needs no pending read.
-  const nonBlocking = device && (!opts.follow || opts.signal !== undefined);
+  // A regular file ignores it, but a FIFO put in its place since the stat then cannot block the open.
+  const nonBlocking = kind !== 'device' || !opts.follow || opts.cancellable;
   const flags = fs.constants.O_RDONLY | (nonBlocking ? fs.constants.O_NONBLOCK : 0);
-  let fd: number;
   try {
-    fd = await openFd(path, flags);
+    return { path, kind, fd: await openFd(path, flags) };
   } catch (err) {
-    throw cannotRead(path, err, device);
+    throw cannotRead(path, err, kind === 'device');
   }
-  const boot = opts.bootTime ?? bootTime();
-  const printer = new Printer(opts, boot.sec, boot.nsec);
+}
+
+/** Reads records from what openKmsg opened, until the end (without follow), an abort or a failure; closes it in any case. */
+export async function readOpenedKmsg(src: OpenedKmsg, opts: Omit<KmsgReadOptions, 'path'>): Promise<KmsgStats> {
+  const all: KmsgReadOptions = { ...opts, path: src.path };
   try {
-    if (device) await readDevice(fd, opts, printer);
-    else await readFile(fd, opts, printer);
+    const boot = opts.bootTime ?? bootTime();
+    const printer = new Printer(all, boot.sec, boot.nsec);
+    if (src.kind === 'device') await readDevice(src.fd, all, printer);
+    else if (src.kind === 'pipe') await readPipe(src.fd, all, printer);
+    else await readFile(src.fd, all, printer);
+    return printer.stats;
   } finally {
-    closeFd(fd);
+    closeFd(src.fd);
   }
-  return printer.stats;
+}
+
+export async function readKmsg(opts: KmsgReadOptions): Promise<KmsgStats> {
+  const src = await openKmsg(opts.path, { follow: opts.follow, cancellable: opts.signal !== undefined });
+  return readOpenedKmsg(src, opts);
 }
 
 /** Parses, counts gaps, formats and prints records. */
@@ -203,7 +236,7 @@ class Printer {
   }
 
   async print(record: KmsgRecord): Promise<void> {
-    await this.opts.out(formatUpstream(record, this.bootSec, this.bootNsec));
+    await this.opts.out(formatUpstream(record, this.bootSec, this.bootNsec), record);
   }
 }
 
@@ -259,17 +292,28 @@ async function readDevice(fd: number, opts: KmsgReadOptions, printer: Printer): 
   if (overrun) opts.warn('records lost: the kernel overwrote them before they were read');
 }
 
+/** A splitter for a stream of records, each complete record pushed onto records. */
+function recordSplitter(records: Buffer[], printer: Printer): KmsgSplitter {
+  return new KmsgSplitter(
+    (record) => records.push(record),
+    () => printer.stats.malformed++,
+  );
+}
+
+/** Prints the records split off so far, and forgets them. */
+async function printRecords(records: Buffer[], printer: Printer): Promise<void> {
+  for (const bytes of records.splice(0)) {
+    const parsed = printer.parse(bytes);
+    if (parsed) await printer.print(parsed.record);
+  }
+}
+
 /** A file of records back to back; with follow, also what is appended later. */
 async function readFile(fd: number, opts: KmsgReadOptions, printer: Printer): Promise<void> {
   const { path, signal } = opts;
   const chunk = Buffer.allocUnsafe(FILE_CHUNK);
   const records: Buffer[] = [];
-  const newSplitter = (): KmsgSplitter =>
-    new KmsgSplitter(
-      (record) => records.push(record),
-      () => printer.stats.malformed++,
-    );
-  let splitter = newSplitter();
+  let splitter = recordSplitter(records, printer);
   let position = 0;
   /** The last wait brought nothing new. */
   let quiet = false;
@@ -293,17 +337,14 @@ async function readFile(fd: number, opts: KmsgReadOptions, printer: Printer): Pr
       } else if (quiet) {
         splitter.flush();
       }
-      for (const bytes of records.splice(0)) {
-        const parsed = printer.parse(bytes);
-        if (parsed) await printer.print(parsed.record);
-      }
+      await printRecords(records, printer);
       if (n > 0) continue;
       if (!opts.follow) return;
       // A file cut short (rewritten in place) is read again from the start.
       if (fs.fstatSync(fd).size < position) {
         opts.warn(`${path} got shorter; reading it again from the start`);
         position = 0;
-        splitter = newSplitter();
+        splitter = recordSplitter(records, printer);
         printer.lastSeq = undefined;
         continue;
       }
@@ -324,5 +365,45 @@ async function readFile(fd: number, opts: KmsgReadOptions, printer: Printer): Pr
     }
   } finally {
     watcher?.close();
+  }
+}
+
+/**
+ * A FIFO of records back to back, read non-blocking (see the top): EAGAIN
+ * means a writer is there but quiet, 0 that no writer is (yet, or any more).
+ * Following, both are waited out by polling; without follow, either ends it.
+ */
+async function readPipe(fd: number, opts: KmsgReadOptions, printer: Printer): Promise<void> {
+  const { path, signal } = opts;
+  const chunk = Buffer.allocUnsafe(FILE_CHUNK);
+  const records: Buffer[] = [];
+  const splitter = recordSplitter(records, printer);
+  /** The last wait brought nothing new: a record held back is complete. */
+  let quiet = false;
+  for (;;) {
+    if (signal?.aborted) return;
+    let n: number;
+    try {
+      n = await readFd(fd, chunk, null);
+    } catch (err) {
+      const code = errCode(err);
+      if (code === 'EINTR') continue;
+      if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') throw cannotRead(path, err, false);
+      n = -1;
+    }
+    if (n > 0) {
+      splitter.push(chunk.subarray(0, n));
+      quiet = false;
+    } else if (n === 0 || !opts.follow) {
+      // The writer closed (or we stop here): what it sent is complete.
+      splitter.end();
+    } else if (quiet) {
+      splitter.flush();
+    }
+    await printRecords(records, printer);
+    if (n > 0) continue;
+    if (!opts.follow) return;
+    await pause(n < 0 && splitter.pending ? FILE_SETTLE_MS : DEVICE_POLL_MS, signal);
+    quiet = n < 0;
   }
 }
