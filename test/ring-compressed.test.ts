@@ -13,7 +13,7 @@ import { SourceTable } from '../src/ring/sources.js';
 import { EntryEncoder } from '../src/outputs/entry-encoder.js';
 import { socketpair, sendFds } from '../src/native.js';
 import { runs } from './prop-support.js';
-import { BIN, dump, run, startDaemon, tmpdir, waitFor } from './helpers.js';
+import { BIN, dump, follow, run, startDaemon, tmpdir, waitFor } from './helpers.js';
 
 const CORPUS = process.env.MEMLOG_CORPUS ?? path.resolve('/work/shared/corpus');
 
@@ -195,4 +195,22 @@ test('filters on source, time and count (-source, -since, -n) open only the bloc
   const all = await logread();
   assert.ok(all.lines.length >= 3006);
   assert.ok(all.opened >= sealed - 4, `a full dump opened ${all.opened} of ${sealed} blocks`);
+});
+
+test('a follower reads the newest entries without opening a block: the block just sealed is kept raw for it', async (t) => {
+  // The default block size: 90 KB of lines fill one block and start another, well within the four kept raw.
+  const daemon = await startDaemon(t, tmpdir(t), ['-ring-block-bytes', '65536']);
+  const follower = await follow(daemon.querySocket);
+  t.after(() => follower.close());
+  const lines = Array.from({ length: 2000 }, (_, i) => `line ${i} as a follower sees it, ${'x'.repeat(i % 23)}`);
+  const [mine, theirs] = socketpair();
+  sendFds(daemon.logSocket, Buffer.from('svc'), [theirs]);
+  fs.closeSync(theirs);
+  const writer = new net.Socket({ fd: mine, readable: false });
+  await new Promise<void>((resolve, reject) => writer.end(lines.join('\n') + '\n', () => resolve()).once('error', reject));
+  await waitFor('the follower to have every line', () => follower.entries.filter((e) => e.source === 'svc').length === lines.length);
+  assert.deepEqual(follower.entries.filter((e) => e.source === 'svc').map((e) => e.msg), lines);
+  const ring = (JSON.parse((await run(process.execPath, [BIN('memlog'), 'status', '-socket', daemon.querySocket])).stdout) as { ring: { blocksSealed: number; blocksDecompressed: number } }).ring;
+  assert.ok(ring.blocksSealed >= 1, `${ring.blocksSealed} blocks sealed`);
+  assert.equal(ring.blocksDecompressed, 0);
 });
