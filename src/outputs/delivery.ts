@@ -130,7 +130,10 @@ export class Delivery {
     }
     // Out of batches, bytes or scanning time with readers still behind: carry on next turn.
     for (const reader of readers) {
-      const behind = reader instanceof FilteredReader ? reader.behind(ring) : !reader.blocked && !reader.done && reader.pos < Math.min(reader.end, ring.next);
+      // A dump that has sent its last entry still has to be closed, by a step: its last write may have
+      // gone out whole, and then no 'drain' comes to bring it back.
+      const behind =
+        reader instanceof FilteredReader ? reader.behind(ring) : !reader.blocked && !reader.done && (!reader.following || reader.pos < Math.min(reader.end, ring.next));
       if (behind) {
         this.notifyOne();
         return;
