@@ -69,26 +69,16 @@ async function logreadKmsg(querySocket: string): Promise<Entry[]> {
     .map((l) => JSON.parse(l) as Entry);
 }
 
-function exited(proc: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve({ code: proc.exitCode, signal: proc.signalCode });
-  return new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-}
-
 /** Sends SIGTERM and waits for the exit, failing (not hanging) if it does not come within the deadline. */
 async function stopWithin(proc: ChildProcess, deadlineMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  const exit = exited(proc);
   proc.kill('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`memlogd did not exit within ${deadlineMs} ms of SIGTERM`)), deadlineMs);
-  });
   try {
-    return await Promise.race([exit, late]);
+    await waitFor(`memlogd to exit within ${deadlineMs} ms of SIGTERM`, () => proc.exitCode !== null || proc.signalCode !== null, deadlineMs);
   } finally {
-    clearTimeout(timer);
     // A memlogd that hangs must not outlive the test.
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   }
+  return { code: proc.exitCode, signal: proc.signalCode };
 }
 
 test('memlogd -kmsg -kmsg-device FILE: the entries of `logwrite -n kmsg memlog-kmsg`, with each record\'s severity and facility', async (t) => {

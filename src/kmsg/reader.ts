@@ -300,6 +300,17 @@ function recordSplitter(records: Buffer[], printer: Printer): KmsgSplitter {
   );
 }
 
+/**
+ * What a reader of a stream of records (a file, a FIFO) does with one read:
+ * n bytes taken; or none, and then with `ended` what was sent is complete, and
+ * with `quiet` (a wait brought nothing) a record held back is complete too.
+ */
+function feed(splitter: KmsgSplitter, chunk: Buffer, n: number, ended: boolean, quiet: boolean): void {
+  if (n > 0) splitter.push(chunk.subarray(0, n));
+  else if (ended) splitter.end();
+  else if (quiet) splitter.flush();
+}
+
 /** Prints the records split off so far, and forgets them. */
 async function printRecords(records: Buffer[], printer: Printer): Promise<void> {
   for (const bytes of records.splice(0)) {
@@ -328,14 +339,10 @@ async function readFile(fd: number, opts: KmsgReadOptions, printer: Printer): Pr
       } catch (err) {
         throw cannotRead(path, err, false);
       }
+      feed(splitter, chunk, n, !opts.follow, quiet);
       if (n > 0) {
         position += n;
-        splitter.push(chunk.subarray(0, n));
         quiet = false;
-      } else if (!opts.follow) {
-        splitter.end();
-      } else if (quiet) {
-        splitter.flush();
       }
       await printRecords(records, printer);
       if (n > 0) continue;
@@ -391,15 +398,9 @@ async function readPipe(fd: number, opts: KmsgReadOptions, printer: Printer): Pr
       if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') throw cannotRead(path, err, false);
       n = -1;
     }
-    if (n > 0) {
-      splitter.push(chunk.subarray(0, n));
-      quiet = false;
-    } else if (n === 0 || !opts.follow) {
-      // The writer closed (or we stop here): what it sent is complete.
-      splitter.end();
-    } else if (quiet) {
-      splitter.flush();
-    }
+    // n === 0: the writer closed, so what it sent is complete (as when we stop here).
+    feed(splitter, chunk, n, n === 0 || !opts.follow, quiet);
+    if (n > 0) quiet = false;
     await printRecords(records, printer);
     if (n > 0) continue;
     if (!opts.follow) return;

@@ -130,8 +130,7 @@ export class Ring implements HeldEntries {
     const slot = this.nextSeq % this.maxLines;
     this.offsets[slot] = pos;
     this.lengths[slot] = len;
-    if (sourceId > 0xffff && this.sourceIds instanceof Uint16Array) this.sourceIds = Uint32Array.from(this.sourceIds);
-    this.sourceIds[slot] = sourceId;
+    this.setSource(slot, sourceId);
     if (this.metaLengths !== undefined) {
       (this.severities as Uint8Array)[slot] = 0;
       (this.facilities as Uint8Array)[slot] = 0;
@@ -160,8 +159,7 @@ export class Ring implements HeldEntries {
     const slot = this.nextSeq % this.maxLines;
     this.offsets[slot] = pos + metaLen;
     this.lengths[slot] = len;
-    if (sourceId > 0xffff && this.sourceIds instanceof Uint16Array) this.sourceIds = Uint32Array.from(this.sourceIds);
-    this.sourceIds[slot] = sourceId;
+    this.setSource(slot, sourceId);
     if (this.metaLengths === undefined) {
       this.severities = new Uint8Array(this.maxLines);
       this.facilities = new Uint8Array(this.maxLines);
@@ -172,6 +170,12 @@ export class Ring implements HeldEntries {
     this.metaLengths[slot] = metaLen;
     this.store.advance(pos + room);
     this.added(sourceId, sec, nsec, len + metaLen);
+  }
+
+  /** Stores a slot's source id, widening the ids to 32 bits the first time one needs it. */
+  private setSource(slot: number, sourceId: number): void {
+    if (sourceId > 0xffff && this.sourceIds instanceof Uint16Array) this.sourceIds = Uint32Array.from(this.sourceIds);
+    this.sourceIds[slot] = sourceId;
   }
 
   /** The bookkeeping of an entry just stored at slot nextSeq: its time, counts, references. */
