@@ -1,7 +1,8 @@
 /**
- * Real programs the syslog tests talk to (rsyslogd, syslog-ng, busybox,
- * util-linux logger, python3): found on the machine, or installed with
- * apt-get when the tests run as root on Debian and a program is missing. What cannot be had
+ * Real programs the tests talk to (rsyslogd, syslog-ng, busybox, util-linux
+ * logger, python3, Debian's chromium for the web page, promtool for /metrics):
+ * found on the machine, or installed with apt-get when the tests run as root
+ * on Debian and a program is missing. What cannot be had
  * makes the tests that need it skip, saying so on stderr as well as in the
  * test report, so a run that tested less never looks like one that tested all.
  */
@@ -12,7 +13,7 @@ import path from 'node:path';
 import { findProgram } from '../bench/which.js';
 import { sleep } from './helpers.js';
 
-export type PeerName = 'rsyslogd' | 'syslog-ng' | 'busybox' | 'logger' | 'python3' | 'unshare';
+export type PeerName = 'rsyslogd' | 'syslog-ng' | 'busybox' | 'logger' | 'python3' | 'unshare' | 'chromium' | 'promtool';
 
 /** The Debian package that brings each program. */
 const PACKAGE: Record<PeerName, string> = {
@@ -23,6 +24,10 @@ const PACKAGE: Record<PeerName, string> = {
   logger: 'bsdutils',
   python3: 'python3',
   unshare: 'util-linux',
+  // The browser the web page's tests drive (headless, through playwright-core: no browser download).
+  chromium: 'chromium',
+  // promtool checks /metrics as Prometheus reads it.
+  promtool: 'prometheus',
 };
 
 export { findProgram };
