@@ -36,6 +36,9 @@ export class VolumeChart {
   private series: Series[] = [];
   private xs: number[] = [];
   private bucketMs = 1000;
+  /** The x scale, in seconds: exactly the buckets' span, so a drag's edges are the times they show. */
+  private xMin = 0;
+  private xMax = 1;
   private drawnVersion = -1;
   private width = 0;
 
@@ -111,6 +114,8 @@ export class VolumeChart {
     const start = Math.floor(lo / this.bucketMs) * this.bucketMs;
     const n = Math.floor((hi - start) / this.bucketMs) + 1;
     this.xs = Array.from({ length: n }, (_, i) => (start + (i + 0.5) * this.bucketMs) / 1000);
+    this.xMin = start / 1000;
+    this.xMax = (start + n * this.bucketMs) / 1000;
     const index = new Map<string, number>();
     const series: Series[] = [];
     const add = (label: string, color: string): Series => {
@@ -155,7 +160,7 @@ export class VolumeChart {
       legend: { show: false },
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false }, y: false },
       select: { show: true, left: 0, top: 0, width: 0, height: 0 },
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.1] } },
+      scales: { x: { time: true, range: () => [this.xMin, this.xMax] }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.1] } },
       axes: [
         { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } },
         { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { show: false }, size: 44 },
