@@ -25,8 +25,11 @@ interface Series {
   total: number;
 }
 
-function css(el: Element, name: string, fallback: string): string {
-  return getComputedStyle(el).getPropertyValue(name).trim() || fallback;
+/** The theme's colours (CSS custom properties), read once per chart build, not per redraw. */
+function readColours(el: Element): Map<string, string> {
+  const style = getComputedStyle(el);
+  const names = ['--muted', '--grid', '--series-other', ...Array.from({ length: TOP_SOURCES }, (_, k) => `--series-${k}`), ...Array.from({ length: 8 }, (_, k) => `--sev-${k}`), '--sev-none'];
+  return new Map(names.map((n) => [n, style.getPropertyValue(n).trim() || '#888']));
 }
 
 export class VolumeChart {
@@ -41,6 +44,7 @@ export class VolumeChart {
   private xMax = 1;
   private drawnVersion = -1;
   private width = 0;
+  private colours: Map<string, string>;
 
   constructor(
     private readonly el: HTMLElement,
@@ -50,6 +54,7 @@ export class VolumeChart {
     private readonly onSelect: (fromMs: number, toMs: number) => void,
   ) {
     this.width = el.clientWidth;
+    this.colours = readColours(el);
     new ResizeObserver(() => {
       const w = this.el.clientWidth;
       if (w === this.width) return;
@@ -66,6 +71,7 @@ export class VolumeChart {
   }
 
   rebuild(): void {
+    this.colours = readColours(this.el);
     this.plot?.destroy();
     this.plot = undefined;
     this.plotKeys = '';
@@ -127,9 +133,9 @@ export class VolumeChart {
       const top = [...store.perSource.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, TOP_SOURCES);
       top.forEach(([name], k) => {
         index.set(name, k);
-        add(name, css(this.el, `--series-${k}`, '#888'));
+        add(name, this.colour(`--series-${k}`));
       });
-      const other = add('other', css(this.el, '--series-other', '#999'));
+      const other = add('other', this.colour('--series-other'));
       for (let i = 0; i < store.length; i++) {
         const h = store.at(i);
         if (h.kind !== 'entry' || Number.isNaN(h.ms)) continue;
@@ -138,7 +144,7 @@ export class VolumeChart {
       }
     } else {
       const bySev: Series[] = [];
-      for (let sev = 0; sev <= 8; sev++) bySev.push(add(sev === 8 ? 'none' : LEVEL_NAMES[sev], css(this.el, `--sev-${sev === 8 ? 'none' : sev}`, '#888')));
+      for (let sev = 0; sev <= 8; sev++) bySev.push(add(sev === 8 ? 'none' : LEVEL_NAMES[sev], this.colour(`--sev-${sev === 8 ? 'none' : sev}`)));
       for (let i = 0; i < store.length; i++) {
         const h = store.at(i);
         if (h.kind !== 'entry' || Number.isNaN(h.ms)) continue;
@@ -151,8 +157,8 @@ export class VolumeChart {
   }
 
   private make(drawn: Series[], data: uPlot.AlignedData): uPlot {
-    const axis = css(this.el, '--muted', '#888');
-    const grid = css(this.el, '--grid', 'rgba(128,128,128,0.2)');
+    const axis = this.colour('--muted');
+    const grid = this.colour('--grid');
     const bars = uPlot.paths.bars?.({ size: [0.9, 40], gap: 0 });
     const opts: uPlot.Options = {
       width: this.width || 600,
@@ -206,6 +212,10 @@ export class VolumeChart {
       items.push(item);
     }
     this.legend.replaceChildren(...items);
+  }
+
+  private colour(name: string): string {
+    return this.colours.get(name) ?? '#888';
   }
 
   private bucketLabel(): string {
