@@ -106,13 +106,7 @@ export class VolumeChart {
   /** Buckets the held entries into this.xs and this.series. */
   private count(live: boolean): void {
     const store = this.store;
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let i = 0; i < store.length; i++) {
-      const ms = store.at(i).ms;
-      if (ms < lo) lo = ms;
-      if (ms > hi) hi = ms;
-    }
+    let [lo, hi] = store.timeRange();
     if (live) hi = Math.max(hi, Date.now());
     if (!Number.isFinite(lo)) lo = hi = Date.now();
     const span = Math.max(hi - lo, 1000);
@@ -122,38 +116,34 @@ export class VolumeChart {
     this.xs = Array.from({ length: n }, (_, i) => (start + (i + 0.5) * this.bucketMs) / 1000);
     this.xMin = start / 1000;
     this.xMax = (start + n * this.bucketMs) / 1000;
-    const index = new Map<string, number>();
-    const series: Series[] = [];
-    const add = (label: string, color: string): Series => {
-      const s = { label, color, counts: new Array<number>(n).fill(0), total: 0 };
-      series.push(s);
-      return s;
-    };
+    const labels: string[] = [];
+    const colours: string[] = [];
+    let seriesOf: Int32Array;
     if (this.mode === 'source') {
       const top = [...store.perSource.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, TOP_SOURCES);
+      const other = top.length;
+      // Every source id counts as "other" unless it is one of the top ones.
+      seriesOf = new Int32Array(store.sourceNames.length).fill(other);
+      const ids = new Map(store.sourceNames.map((name, id) => [name, id]));
       top.forEach(([name], k) => {
-        index.set(name, k);
-        add(name, this.colour(`--series-${k}`));
+        const id = ids.get(name);
+        if (id !== undefined) seriesOf[id] = k;
+        labels.push(name);
+        colours.push(this.colour(`--series-${k}`));
       });
-      const other = add('other', this.colour('--series-other'));
-      for (let i = 0; i < store.length; i++) {
-        const h = store.at(i);
-        if (h.kind !== 'entry' || Number.isNaN(h.ms)) continue;
-        const k = index.get(h.source);
-        (k === undefined ? other : series[k]).counts[Math.floor((h.ms - start) / this.bucketMs)]++;
-      }
+      labels.push('other');
+      colours.push(this.colour('--series-other'));
     } else {
-      const bySev: Series[] = [];
-      for (let sev = 0; sev <= 8; sev++) bySev.push(add(sev === 8 ? 'none' : LEVEL_NAMES[sev], this.colour(`--sev-${sev === 8 ? 'none' : sev}`)));
-      for (let i = 0; i < store.length; i++) {
-        const h = store.at(i);
-        if (h.kind !== 'entry' || Number.isNaN(h.ms)) continue;
-        bySev[h.sev < 0 ? 8 : h.sev].counts[Math.floor((h.ms - start) / this.bucketMs)]++;
+      seriesOf = Int32Array.from({ length: 9 }, (_, k) => k);
+      for (let sev = 0; sev <= 8; sev++) {
+        labels.push(sev === 8 ? 'none' : LEVEL_NAMES[sev]);
+        colours.push(this.colour(`--sev-${sev === 8 ? 'none' : sev}`));
       }
     }
-    for (const s of series) s.total = s.counts.reduce((a, b) => a + b, 0);
-    // Severities nobody logged are not worth a legend entry; "other" only when there is some.
-    this.series = series.filter((s) => s.total > 0 || (this.mode === 'source' && s.label !== 'other'));
+    const counts = store.countBuckets(start, this.bucketMs, n, this.mode === 'severity', seriesOf, labels.length);
+    const series = labels.map((label, k) => ({ label, color: colours[k], counts: Array.from(counts[k]), total: counts[k].reduce((a, b) => a + b, 0) }));
+    // A series with nothing to show is not worth a legend entry (a severity nobody logged, no "other").
+    this.series = series.filter((s) => s.total > 0);
   }
 
   private make(drawn: Series[], data: uPlot.AlignedData): uPlot {
