@@ -253,6 +253,8 @@ test('a drag across the chart shows that time window from history; Live goes bac
   await inRing(s.daemon, 'line 39');
   const { page, errors } = await open(t, s);
   await page.waitForSelector('#list .entry .msg >> text=line 39');
+  // The chart is redrawn at most twice a second: it counts the lines once its legend has them.
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('#legend .item')).some((el) => el.querySelector('.name')?.textContent === 'app' && el.querySelector('.count')?.textContent === '40'));
   const over = page.locator('#chart .u-over');
   const box = await over.boundingBox();
   assert.ok(box, 'the chart is drawn');
