@@ -308,3 +308,24 @@ test('20,000 entries followed: every seq held, a bounded number of rows in the D
   assert.ok((await page.locator('#list .entry').count()) <= 300);
   assert.deepEqual(errors, []);
 });
+
+test('past 100,000 entries the page holds the newest 100,000, still continuous, and the list still shows the newest', async (t) => {
+  const s = await setup(t, ['-max-lines', '200000', '-max-bytes', String(64 << 20)]);
+  if (!s) return;
+  const { page, errors } = await open(t, s);
+  await write(s.daemon, 'flood', ['the flood comes next']);
+  await page.waitForSelector('#list .entry .msg >> text=the flood comes next');
+  const N = 105_000;
+  for (let k = 0; k < N; k += 5000) await write(s.daemon, 'flood', Array.from({ length: 5000 }, (_, j) => `line ${k + j}`));
+  const ring = await inRing(s.daemon, `line ${N - 1}`);
+  const last = ring.at(-1) as number;
+  await waitHolds(page, last);
+  const seqs = await pageSeqs(page);
+  assert.equal(seqs.length, 100_000);
+  assert.equal(await page.evaluate(() => (window as unknown as { memlogPage: MemlogPageHook }).memlogPage.held()), 100_000);
+  assert.equal(seqs.at(-1), last);
+  assertContinuous(seqs, 'the newest 100,000');
+  await page.waitForSelector(`#list .entry[data-seq="${last}"]`);
+  assert.ok((await page.locator('#list .entry').count()) <= 300);
+  assert.deepEqual(errors, []);
+});
