@@ -128,6 +128,13 @@ test('live lines appear as they are written, the earlier ones first, severities 
   // The colours differ for a person, not only the classes.
   const colour = (msg: string): Promise<string> => page.$eval(`#list .entry[data-seq="${row(msg).seq}"] .level`, (el) => getComputedStyle(el).color);
   assert.notEqual(await colour('disk failed'), await colour('user logged in'));
+  // The chart counts per source (its legend the page's own, as text), and per severity at a click.
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('#legend .name'), (el) => el.textContent).includes('kernel'));
+  await page.click('#chart-mode');
+  await page.waitForFunction(() => {
+    const names = Array.from(document.querySelectorAll('#legend .name'), (el) => el.textContent);
+    return ['err', 'warning', 'info', 'none'].every((n) => names.includes(n)) && !names.includes('kernel');
+  });
   assert.equal(await page.getAttribute('#bundle', 'href'), '/api/bundle');
   assert.notEqual(await page.getAttribute('#bundle', 'download'), null);
   assert.deepEqual(errors, []);
