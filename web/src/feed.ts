@@ -84,7 +84,7 @@ export class Feed {
   resume(): void {
     if (this.state !== 'paused' || !this.filters) return;
     this.stop();
-    this.open(true);
+    this.open(true, 'following');
   }
 
   /** The entries of a time window, once (the filters hold since and/or until). */
@@ -121,7 +121,8 @@ export class Feed {
     return this.helloNext > 0 ? this.helloNext - 1 : undefined;
   }
 
-  private open(resuming: boolean): void {
+  /** Opens the EventSource; the state shown until it is open is following (asked for) or reconnecting (after a failure). */
+  private open(resuming: boolean, until: 'following' | 'reconnecting' = resuming ? 'reconnecting' : 'following'): void {
     const filters = this.filters as Filters;
     const q = filterParams(filters);
     const after = this.cursor();
@@ -138,7 +139,7 @@ export class Feed {
     const url = `/api/follow?${q}`;
     const es = new EventSource(url);
     this.es = es;
-    this.setState(resuming ? 'reconnecting' : 'following');
+    this.setState(until);
     es.onopen = () => {
       if (gen !== this.gen) return;
       this.setState('following');
