@@ -206,6 +206,30 @@ test('pause and resume lose nothing: what is written while paused arrives on res
   assert.deepEqual(errors, []);
 });
 
+test('a pause longer than the ring: on resume a loss row says what the ring dropped, then the ring follows', async (t) => {
+  const s = await setup(t, ['-max-lines', '50']);
+  if (!s) return;
+  await write(s.daemon, 'app', Array.from({ length: 10 }, (_, k) => `before ${k}`));
+  const { page, errors } = await open(t, s);
+  await waitHolds(page, (await inRing(s.daemon, 'before 9')).at(-1) as number);
+  const before = await pageSeqs(page);
+  await page.click('#pause');
+  await page.waitForFunction(() => document.getElementById('state')?.textContent === 'paused');
+  await write(s.daemon, 'app', Array.from({ length: 200 }, (_, k) => `while paused ${k}`));
+  const ring = await inRing(s.daemon, 'while paused 199');
+  assert.ok(ring[0] > (before.at(-1) as number) + 1, 'the ring moved past what the page held');
+  await page.click('#pause');
+  await waitHolds(page, ring.at(-1) as number);
+  // The loss row sits after what was held before the pause: near the top of the list.
+  await page.$eval('#list', (el) => el.scrollTo(0, 0));
+  const lost = page.locator('#list .lost');
+  await lost.first().waitFor();
+  assert.match((await lost.first().textContent()) ?? '', new RegExp(`lost ${ring[0] - (before.at(-1) as number) - 1} entries`));
+  // What was held, then the loss row, then all the ring holds.
+  assert.deepEqual(await pageSeqs(page), [...before, ...ring]);
+  assert.deepEqual(errors, []);
+});
+
 test('the web server restarts: the page says reconnecting, then resumes where it was, seqs continuous', async (t) => {
   const s = await setup(t);
   if (!s) return;
