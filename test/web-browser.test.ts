@@ -4,7 +4,7 @@
  * person sees, by the page's stable ids and classes (WEB-CONTRACT.md) and its
  * read-only test hook window.memlogPage.
  */
-import { after, test } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
@@ -26,7 +26,7 @@ interface Setup {
 }
 
 /** memlogd, memlog-web and the browser; undefined (the test skipped loudly) without chromium. */
-async function setup(t: Parameters<typeof tmpdir>[0] & { name: string; skip(message?: string): void; after(fn: () => unknown): void }, flags: string[] = []): Promise<Setup | undefined> {
+async function setup(t: TestContext, flags: string[] = []): Promise<Setup | undefined> {
   shared ??= launchChromium({ after: (fn) => closers.push(fn) });
   const browser = await shared;
   if (typeof browser === 'string') {
@@ -168,12 +168,14 @@ test('filters and the URL agree: a filter set in the page goes into the URL, a U
   assert.equal(await page.textContent('#state'), 'following');
 
   // A link to a view: the controls show it and the rows match it, live ones too.
-  const linked = await open(t, s, '?source=sshd&p=err&grep=timeout');
+  const linked = await open(t, s, '?source=sshd&p=err&grep=timeout&since=-1h');
   await waitRows(linked.page, ['timeout waiting for auth'], 'the linked view');
   assert.equal(await linked.page.isChecked('#sources input[name=source][value=sshd]'), true);
   assert.equal(await linked.page.isChecked('#sources input[name=source][value=cron]').catch(() => false), false);
   assert.equal(await linked.page.inputValue('#priority'), 'err');
   assert.equal(await linked.page.inputValue('#grep'), 'timeout');
+  assert.equal(await linked.page.inputValue('#since'), '-1h');
+  assert.equal(await linked.page.textContent('#state'), 'following', 'a start alone still follows');
   await write(s.daemon, 'cron', ['<3>timeout again in cron']);
   await write(s.daemon, 'sshd', ['<6>timeout but only info', '<2>timeout, critical']);
   await waitRows(linked.page, ['timeout waiting for auth', 'timeout, critical'], 'the linked view, following');
