@@ -376,3 +376,21 @@ test('past 100,000 entries the page holds the newest 100,000, still continuous, 
   assert.ok((await page.locator('#list .entry').count()) <= 300);
   assert.deepEqual(errors, []);
 });
+
+test('light and dark themes follow the system preference', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  const luminance = async (scheme: 'light' | 'dark'): Promise<number> => {
+    const p = await openPage(s.browser, s.web.url, { colorScheme: scheme });
+    t.after(() => p.context.close());
+    await p.page.waitForSelector('#list .entry');
+    const [bg, fg] = await p.page.$eval('#list', (el) => [getComputedStyle(el).backgroundColor, getComputedStyle(el).color]);
+    const rgb = (c: string): number[] => (c.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map(Number);
+    const l = (c: string): number => rgb(c).reduce((a, b) => a + b, 0) / (3 * 255);
+    assert.ok(Math.abs(l(bg) - l(fg)) > 0.5, `${scheme}: text ${fg} on ${bg} is readable`);
+    assert.deepEqual(p.errors, []);
+    return l(bg);
+  };
+  assert.ok((await luminance('light')) > 0.8, 'light: a light list');
+  assert.ok((await luminance('dark')) < 0.2, 'dark: a dark list');
+});
