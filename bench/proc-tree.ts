@@ -89,7 +89,7 @@ export function memoryOf(pid: number): ProcMemory | undefined {
 /** The memlog program a process runs (memlogd, logwrite, ...), from a bin/NAME in its command line; undefined if none. */
 export function memlogProgram(argv: string[]): string | undefined {
   for (const arg of argv) {
-    const m = /(?:^|\/)bin\/(memlogd|logwrite|logread|memlog-kmsg|memlog-forward|memlog)$/.exec(arg);
+    const m = /(?:^|\/)bin\/(memlogd|logwrite|logread|memlog-kmsg|memlog-forward|memlog-web|memlog)$/.exec(arg);
     if (m) return m[1];
   }
   return undefined;

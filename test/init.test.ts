@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BIN, ROOT, run, tmpdir, waitFor } from './helpers.js';
+import { freePort } from './rsyslog-receiver.js';
 import { processesWith, readIfThere as read, startInit, writeConfig } from './init-helpers.js';
 
 const NODE = JSON.stringify(process.execPath);
@@ -173,6 +174,10 @@ test('the main job runs twice in a row', { timeout: 240_000 }, async (t) => {
   // A copy of the project's examples next to its bin/, in a fresh directory: ./run and ./var/log start empty.
   fs.cpSync(path.join(ROOT, 'examples'), path.join(dir, 'examples'), { recursive: true });
   fs.symlinkSync(path.join(ROOT, 'bin'), path.join(dir, 'bin'));
+  // The web page's service on a free port, not the example's 8080, which another run may hold.
+  const config = path.join(dir, 'examples/boot.yml');
+  const url = `http://127.0.0.1:${await freePort()}/`;
+  fs.writeFileSync(config, read(config).replace('127.0.0.1:8080', url.slice(7, -1)));
   const logDir = path.join(dir, 'var/log');
   const count = (file: string, pattern: RegExp): number => read(path.join(logDir, file)).split('\n').filter((l) => pattern.test(l)).length;
   const firstActions = (): number => count('onboot.000-hello.out.log', /first on-boot action/);
@@ -185,6 +190,13 @@ test('the main job runs twice in a row', { timeout: 240_000 }, async (t) => {
       await waitFor(`boot ${boot}: its first on-boot action on disk, and the crasher restarted`, () => firstActions() === boot && crasherRestarts() > restartsBefore, 60_000);
     // chatty writes 16 KiB (the example's -max-log-size) in a few seconds, by the second boot at the latest.
     if (boot === 2) await waitFor('chatty to rotate', chattyRotated, 120_000);
+    // The web page's service: its URL in its log, the page and memlogd's status behind it.
+    await waitFor(`boot ${boot}: memlog web's URL in web.out.log`, () => count('web.out.log', new RegExp(` memlog web: ${url.replaceAll('.', '\\.')}$`)) === boot, 60_000);
+    const page = await fetch(url);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    const status = (await (await fetch(new URL('/api/status', url))).json()) as { daemon?: string };
+    assert.match(status.daemon ?? '', /^[0-9a-f]{16}$/);
     init.proc.kill('SIGTERM');
     assert.equal(await init.done, 0, init.stderr());
   }

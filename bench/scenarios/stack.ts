@@ -17,12 +17,13 @@ import { spawnTracked, Scope, sleep, exited } from '../children.js';
 import type { FigureSpec, Values } from '../figures.js';
 import { median } from '../figures.js';
 import { ROOT } from '../paths.js';
+import { freePort } from '../rsyslog.js';
 import { isMemlogProcess, memlogProgram, memoryOf, processTree, type ProcInfo } from '../proc-tree.js';
 import { loadConfig } from '../../src/init/config.js';
 import { MB, type Context, type Scenario } from './types.js';
 
 /** The processes of the stack, by what they run; anything else that is node counts as `other`. */
-const ROLES = ['init', 'memlogd', 'logwrite', 'memlog-kmsg', 'memlog-forward', 'other'] as const;
+const ROLES = ['init', 'memlogd', 'logwrite', 'memlog-kmsg', 'memlog-forward', 'memlog-web', 'other'] as const;
 type Role = (typeof ROLES)[number];
 
 const READY_TIMEOUT_MS = 30_000;
@@ -42,10 +43,12 @@ function roleOf(p: ProcInfo, initPid: number): Role {
  * examples/boot.yml, runnable from dir: its programs' `bin/...` made absolute
  * (the checkout's); its own paths (./run, ./var/log) stay relative to dir.
  */
-function copyConfig(dir: string): string {
+async function copyConfig(dir: string): Promise<string> {
   const text = fs.readFileSync(path.join(ROOT, 'examples/boot.yml'), 'utf8');
   const file = path.join(dir, 'boot.yml');
-  fs.writeFileSync(file, text.replace(/(^|[\s'"[,])bin\//gm, `$1${ROOT}/bin/`));
+  // The web page's service on a free port: 8080 may be held by a main job running beside.
+  const web = `127.0.0.1:${await freePort()}`;
+  fs.writeFileSync(file, text.replace(/(^|[\s'"[,])bin\//gm, `$1${ROOT}/bin/`).replace('127.0.0.1:8080', web));
   return file;
 }
 
@@ -97,7 +100,7 @@ export const stack: Scenario = {
       fs.mkdirSync(nodeDir);
       fs.copyFileSync(process.execPath, nodeExe);
       fs.chmodSync(nodeExe, 0o755);
-      const file = copyConfig(scope.dir);
+      const file = await copyConfig(scope.dir);
       const config = loadConfig(file, scope.dir);
 
       let stderr = '';
