@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
@@ -30,8 +30,12 @@ import { captureRing, type MemlogdReport } from './ring.js';
 import { addBuffer, addDirectory, addFile } from './tar.js';
 
 export interface BundleOptions {
-  /** FILE.tar.gz; written to FILE.tar.gz.tmp, then renamed. */
-  output: string;
+  /**
+   * FILE.tar.gz; written to FILE.tar.gz.tmp, then renamed. Or a stream the
+   * archive is written to as it is made (memlog web's download), named `name`
+   * in the summary; it is ended when the archive is, destroyed on a failure.
+   */
+  output: string | { stream: Writable; name: string };
   /** memlogd's query socket. */
   querySocket: string;
   /** The persister's directory: every regular file in it (recursively) goes under logs/. */
@@ -96,17 +100,22 @@ export async function createBundle(opts: BundleOptions): Promise<BundleSummary> 
     if (signal?.aborted) throw new Error('interrupted');
   };
   checkAborted();
-  const tmpOutput = `${opts.output}.tmp`;
-  let out: fs.promises.FileHandle;
-  try {
-    out = await fs.promises.open(tmpOutput, 'w', 0o600);
-  } catch (err) {
-    throw new Error(`cannot write ${opts.output}: ${describe(err, path.dirname(path.resolve(opts.output)))}`);
+  const sink = typeof opts.output === 'string' ? undefined : opts.output.stream;
+  const outputName = typeof opts.output === 'string' ? opts.output : opts.output.name;
+  const tmpOutput = `${outputName}.tmp`;
+  let out: fs.promises.FileHandle | undefined;
+  if (sink === undefined) {
+    try {
+      out = await fs.promises.open(tmpOutput, 'w', 0o600);
+    } catch (err) {
+      throw new Error(`cannot write ${outputName}: ${describe(err, path.dirname(path.resolve(outputName)))}`);
+    }
   }
   let work: string | undefined;
   let complete = false;
   try {
-    const outStat = await out.stat();
+    // The output file, so that a log directory holding it does not put it in itself.
+    const outStat = out ? await out.stat() : undefined;
     const workDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'memlog-bundle-'));
     work = workDir;
     // 1. The ring, to temporary files.
@@ -142,7 +151,14 @@ export async function createBundle(opts: BundleOptions): Promise<BundleSummary> 
     // A failure reaches the pipeline through the pack's iterator; without a listener, 'error' would be thrown.
     pack.on('error', () => {});
     // The stream closes the handle when done (a FileHandle with a stream still on it cannot be closed otherwise).
-    const archived = pipeline(Readable.from(pack), createGzip(), out.createWriteStream());
+    let streamed = 0;
+    const counted = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        streamed += chunk.length;
+        done(null, chunk);
+      },
+    });
+    const archived = pipeline(Readable.from(pack), createGzip(), counted, sink ?? (out as fs.promises.FileHandle).createWriteStream());
     const files = { count: 0, bytes: 0 };
     const onAbort = (): void => pack.destroy(new Error('interrupted'));
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -169,7 +185,7 @@ export async function createBundle(opts: BundleOptions): Promise<BundleSummary> 
           const added = await addFile(pack, name, path.join(opts.logDir, item.rel), {
             noFollow: true,
             notes,
-            skip: (st) => st.dev === outStat.dev && st.ino === outStat.ino,
+            skip: (st) => outStat !== undefined && st.dev === outStat.dev && st.ino === outStat.ino,
             onBytes: (n) => progress(`logs: ${files.count}/${logFileCount} files, ${mb(files.bytes + n)}`),
           });
           if (added !== undefined) {
@@ -214,9 +230,13 @@ export async function createBundle(opts: BundleOptions): Promise<BundleSummary> 
     checkAborted();
     // The output's own failure (ENOSPC...) first; a failure of fill() ends the pipeline with that same error.
     if (archiveResult.status === 'rejected' && (fillResult.status === 'fulfilled' || archiveResult.reason !== fillResult.reason)) {
-      throw new Error(`cannot write ${opts.output}: ${describe(archiveResult.reason)}`);
+      throw new Error(`cannot write ${outputName}: ${describe(archiveResult.reason)}`);
     }
     if (fillResult.status === 'rejected') throw fillResult.reason;
+    if (sink !== undefined) {
+      complete = true;
+      return { output: outputName, entries: ring.entries, files: files.count, bytes: streamed, memlogdReachable: ring.reachable, notes };
+    }
     // On disk before the rename, so that FILE is never a half file, even after a crash.
     const written = await fs.promises.open(tmpOutput, 'r');
     let bytes: number;
@@ -226,11 +246,11 @@ export async function createBundle(opts: BundleOptions): Promise<BundleSummary> 
     } finally {
       await written.close();
     }
-    await fs.promises.rename(tmpOutput, opts.output);
+    await fs.promises.rename(tmpOutput, outputName);
     complete = true;
     progress(`done: ${mb(bytes)}`, true);
     return {
-      output: opts.output,
+      output: outputName,
       entries: ring.entries,
       files: files.count,
       bytes,
@@ -238,14 +258,14 @@ export async function createBundle(opts: BundleOptions): Promise<BundleSummary> 
       notes,
     };
   } finally {
-    await out.close().catch(() => {});
+    await out?.close().catch(() => {});
     if (work !== undefined) await fs.promises.rm(work, { recursive: true, force: true }).catch(() => {});
-    if (!complete) await fs.promises.rm(tmpOutput, { force: true }).catch(() => {});
+    if (!complete && sink === undefined) await fs.promises.rm(tmpOutput, { force: true }).catch(() => {});
   }
 }
 
 /** 2026-11-28T10:15:00.123Z -> 20261128T101500Z */
-function compactUtc(d: Date): string {
+export function compactUtc(d: Date): string {
   return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
 

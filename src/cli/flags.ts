@@ -41,7 +41,8 @@ export class InvalidValueError extends UsageError {
   constructor(
     readonly flag: string,
     readonly value: string,
-    why: string,
+    /** Why the value cannot be used, alone (for callers that name the value their own way, as memlog web's query parameters). */
+    readonly why: string,
   ) {
     super(`invalid value ${JSON.stringify(value)} for flag -${flag}: ${why}`);
   }

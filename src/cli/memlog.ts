@@ -37,6 +37,13 @@ const COMMANDS: Record<string, Command> = {
       return [m.forwardMain, m.FORWARD_SYNOPSIS];
     },
   },
+  web: {
+    help: 'serve the live log page, its HTTP API and Prometheus metrics',
+    load: async () => {
+      const m = await import('./web.js');
+      return [m.webMain, m.WEB_SYNOPSIS];
+    },
+  },
   bundle: {
     help: 'write a diagnostics .tar.gz: the ring, log files, kernel log, summary',
     load: async () => [(await import('./bundle.js')).bundleMain, 'memlog bundle -o FILE [-socket PATH] [-log-dir DIR] [-config FILE] [-kmsg PATH] [-forward-state DIR]'],

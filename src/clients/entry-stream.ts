@@ -17,10 +17,17 @@ export interface PumpOptions {
   warn(msg: string): void;
   /** What to print for an entry ('' for nothing); line is its bytes as sent. */
   onEntry(entry: ReadEntry, line: Buffer): string;
+  /** Aborted: the connection is closed at once and the pump resolves (the output went away). */
+  signal?: AbortSignal;
 }
 
-/** Resolves when the daemon ends the stream (a dump) or the connection drops; rejects on a socket error. */
+/** Resolves when the daemon ends the stream (a dump), the connection drops or opts.signal aborts; rejects on a socket error. */
 export function pumpEntries(socket: net.Socket, opts: PumpOptions): Promise<void> {
+  const { signal } = opts;
+  if (signal?.aborted) {
+    socket.destroy();
+    return Promise.resolve();
+  }
   const lines = new LineReader();
   let malformed = 0;
   const take = (chunk: Buffer): void => {
@@ -36,9 +43,16 @@ export function pumpEntries(socket: net.Socket, opts: PumpOptions): Promise<void
     }
   };
   return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      socket.destroy();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.on('data', take);
     socket.on('end', () => resolve());
-    socket.on('close', () => resolve());
+    socket.on('close', () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
     socket.on('error', (err) => reject(new Error(`connection to ${opts.path} failed: ${err.message}`)));
     if (opts.rest && opts.rest.length > 0) take(opts.rest);
     socket.resume();

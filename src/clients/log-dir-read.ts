@@ -50,9 +50,19 @@ export async function readWithLogDir(opts: LogreadOptions): Promise<void> {
 
 async function dumpRing(opts: LogreadOptions, filter: CompiledFilter): Promise<RingDump> {
   const conn = await connectFilter(opts.socket, { mode: MODE_DUMP, filter: opts.filter }, opts.helloTimeoutMs);
+  closeOnAbort(conn, opts.signal);
   if (!conn.hello) opts.warn(fallbackWarning(opts.socket));
   const seen: RingDump['seen'] = {};
   return { hello: conn.hello, entries: ringEntries(conn, conn.hello?.daemon, seen, opts, conn.hello ? undefined : filter), seen };
+}
+
+/** An abort closes the dump's connection at once; reading it then fails, which ends the merge. */
+function closeOnAbort(conn: FilterConnection, signal: AbortSignal | undefined): void {
+  if (!signal) return;
+  if (signal.aborted) return void conn.socket.destroy();
+  const onAbort = (): void => void conn.socket.destroy();
+  signal.addEventListener('abort', onAbort, { once: true });
+  conn.socket.once('close', () => signal.removeEventListener('abort', onAbort));
 }
 
 /** The dump's entries as history entries; clientFilter when the daemon did not filter. */
@@ -118,7 +128,8 @@ async function printHistory(entries: AsyncIterable<HistoryEntry>, opts: LogreadO
   for await (const h of entries) {
     text += historyText(h, opts);
     if (text.length < 64 * 1024) continue;
-    if (!opts.out.write(text)) await once(opts.out, 'drain');
+    // An abort (the output went away, and with it any 'drain') ends the wait with an AbortError.
+    if (!opts.out.write(text)) await once(opts.out, 'drain', { signal: opts.signal });
     text = '';
   }
   opts.out.write(text);
@@ -126,7 +137,7 @@ async function printHistory(entries: AsyncIterable<HistoryEntry>, opts: LogreadO
 
 /** Follows the ring from where its dump ended: a resume naming the daemon and the last seq the dump covered. */
 async function followRing(ring: RingDump, opts: LogreadOptions, filter: CompiledFilter): Promise<void> {
-  const plain = { path: opts.socket, out: opts.out, warn: opts.warn, filter, format: opts.format };
+  const plain = { path: opts.socket, out: opts.out, warn: opts.warn, filter, format: opts.format, signal: opts.signal };
   if (!ring.hello) {
     // An upstream memlogd cannot resume: new entries from now on (any that came since the dump are not seen).
     return readUnfiltered(await connectQuery(opts.socket, MODE_FOLLOW), { ...plain, mode: MODE_FOLLOW });

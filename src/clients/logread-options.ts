@@ -23,6 +23,11 @@ export interface LogreadOptions {
   warn(msg: string): void;
   /** How long a daemon may say nothing to a filter request before it is taken for an upstream one. */
   helloTimeoutMs?: number;
+  /**
+   * Stops the reading when aborted: memlogd's connection is closed at once and
+   * logread settles (memlog web: the browser went away mid-dump).
+   */
+  signal?: AbortSignal;
 }
 
 /** Whether the options need more than upstream's protocol gives: then logread sends a filter request. */

@@ -19,7 +19,7 @@ export async function logread(opts: LogreadOptions): Promise<void> {
   if (opts.logDir !== undefined) return readWithLogDir(opts);
   if (!needsFilter(opts)) {
     const socket = await connectQuery(opts.socket, readMode(opts));
-    return pumpEntries(socket, { path: opts.socket, out: opts.out, warn: opts.warn, onEntry: entryFormatter(opts.format) });
+    return pumpEntries(socket, { path: opts.socket, out: opts.out, warn: opts.warn, onEntry: entryFormatter(opts.format), signal: opts.signal });
   }
   return readRing(opts);
 }

@@ -27,6 +27,7 @@ export function printFiltered(conn: FilterConnection, hello: Hello, opts: Logrea
     rest: conn.rest,
     out: opts.out,
     warn: opts.warn,
+    signal: opts.signal,
     onEntry: (e) => (isSkippedReport(e) ? (opts.warn(skippedWarning(e)), '') : format(e)),
   });
 }
@@ -60,6 +61,7 @@ function readFallback(conn: FilterConnection, opts: LogreadOptions): Promise<voi
     filter: new CompiledFilter(opts.filter),
     format: opts.format,
     last: opts.last,
+    signal: opts.signal,
   });
 }
 

@@ -20,7 +20,7 @@ import { LastN, pumpEntries, type PumpOptions } from './entry-stream.js';
 import { connectQuery, LineReader } from './query-client.js';
 import { entryMatches, parseReadEntry, type ReadEntry } from './read-entry.js';
 
-export interface FallbackOptions extends Pick<PumpOptions, 'path' | 'out' | 'warn'> {
+export interface FallbackOptions extends Pick<PumpOptions, 'path' | 'out' | 'warn' | 'signal'> {
   /** The plain mode the socket was opened in. */
   mode: number;
   filter: CompiledFilter;
@@ -31,7 +31,7 @@ export interface FallbackOptions extends Pick<PumpOptions, 'path' | 'out' | 'war
 export async function readUnfiltered(socket: net.Socket, opts: FallbackOptions): Promise<void> {
   const format = entryFormatter(opts.format);
   const printed = (e: ReadEntry): string => (entryMatches(opts.filter, e) ? format(e) : '');
-  const pump = { path: opts.path, out: opts.out, warn: opts.warn };
+  const pump = { path: opts.path, out: opts.out, warn: opts.warn, signal: opts.signal };
   if (opts.last === undefined || opts.mode === 1) {
     return pumpEntries(socket, { ...pump, onEntry: printed });
   }
