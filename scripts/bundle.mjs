@@ -31,3 +31,22 @@ await build({
   splitting: true,
   chunkNames: 'memlog/[name]-[hash]',
 });
+
+// The web page (web/, browser code): one script, its styles and uPlot's, and
+// index.html, into dist/web/, which memlog web serves (src/web/static.ts).
+const webOut = path.join(root, 'dist/web');
+fs.rmSync(webOut, { recursive: true, force: true });
+await build({
+  entryPoints: [path.join(root, 'web/src/main.ts')],
+  outfile: path.join(webOut, 'app.js'),
+  bundle: true,
+  platform: 'browser',
+  format: 'esm',
+  target: ['chrome100', 'firefox100', 'safari15'],
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+fs.copyFileSync(path.join(root, 'web/index.html'), path.join(webOut, 'index.html'));
+fs.copyFileSync(path.join(root, 'web/app.css'), path.join(webOut, 'app.css'));
+fs.copyFileSync(path.join(root, 'node_modules/uplot/dist/uPlot.min.css'), path.join(webOut, 'uplot.css'));

@@ -1,0 +1,248 @@
+/**
+ * Where the entries come from: following (/api/follow, Server-Sent Events) or
+ * a time window (/api/entries, JSON lines). Following can pause (the
+ * EventSource is closed) and resume after the last seq held, of the same
+ * daemon, so that nothing is lost, or memlogd says in a loss marker what
+ * its ring dropped meanwhile.
+ */
+import { filterParams, type Filters } from './filters.js';
+import { entryMs } from './time.js';
+import type { Held, Kind, WireEntry } from './store.js';
+
+export type State = 'following' | 'paused' | 'reconnecting' | 'history';
+
+/** Entries asked for when following starts: the recent past, then live. */
+export const FOLLOW_BACKLOG = 500;
+/** At most this many entries of a time window (the page holds no more). */
+export const HISTORY_MAX = 100_000;
+/** Wait before opening again a follow that the browser gave up (the server's own retry is 2 s). */
+const REOPEN_MS = 2000;
+
+export interface FeedEvents {
+  entry(h: Held): void;
+  state(s: State): void;
+  /** A problem to show (a bad filter, the server unreachable), or '' when there is none any more. */
+  problem(text: string): void;
+}
+
+function held(kind: Kind, wire: WireEntry): Held {
+  return {
+    kind,
+    seq: typeof wire.seq === 'number' ? wire.seq : -1,
+    ms: entryMs(String(wire.time)),
+    source: String(wire.source ?? ''),
+    msg: String(wire.msg ?? ''),
+    sev: typeof wire.severity === 'number' && wire.severity >= 0 && wire.severity <= 7 ? wire.severity : -1,
+    wire,
+  };
+}
+
+function parseWire(text: string): WireEntry | undefined {
+  try {
+    const v: unknown = JSON.parse(text);
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as WireEntry;
+  } catch {
+    // Not JSON: not shown.
+  }
+  return undefined;
+}
+
+export class Feed {
+  state: State = 'following';
+  private es: EventSource | undefined;
+  private abort: AbortController | undefined;
+  private reopenTimer: number | undefined;
+  /** Bumped by every start: events of an earlier source are ignored. */
+  private gen = 0;
+  private filters: Filters | undefined;
+  /** The daemon whose seqs these are, and the cursor to resume after. */
+  private daemon: string | undefined;
+  private lastSeq = -1;
+  private helloNext = -1;
+
+  constructor(private readonly on: FeedEvents) {}
+
+  /** Follows from scratch: the last FOLLOW_BACKLOG matching entries, then live. */
+  follow(filters: Filters): void {
+    this.stop();
+    this.filters = filters;
+    this.daemon = undefined;
+    this.lastSeq = -1;
+    this.helloNext = -1;
+    this.open(false);
+  }
+
+  pause(): void {
+    if (this.state === 'history') return;
+    this.stop();
+    this.setState('paused');
+  }
+
+  /** Follows again after what is held, as if the pause had not been. */
+  resume(): void {
+    if (this.state !== 'paused' || !this.filters) return;
+    this.stop();
+    this.open(true);
+  }
+
+  /** The entries of a time window, once (the filters hold since and/or until). */
+  history(filters: Filters): void {
+    this.stop();
+    this.filters = filters;
+    this.setState('history');
+    const gen = this.gen;
+    const abort = (this.abort = new AbortController());
+    const q = filterParams(filters);
+    q.set('n', String(HISTORY_MAX));
+    void this.readLines(`/api/entries?${q}`, abort.signal, gen);
+  }
+
+  stop(): void {
+    this.gen++;
+    this.es?.close();
+    this.es = undefined;
+    this.abort?.abort();
+    this.abort = undefined;
+    if (this.reopenTimer !== undefined) clearTimeout(this.reopenTimer);
+    this.reopenTimer = undefined;
+  }
+
+  private setState(s: State): void {
+    if (this.state === s) return;
+    this.state = s;
+    this.on.state(s);
+  }
+
+  /** The seq to resume after, if any: the last held, else where the ring was when following started. */
+  private cursor(): number | undefined {
+    if (this.lastSeq >= 0) return this.lastSeq;
+    return this.helloNext > 0 ? this.helloNext - 1 : undefined;
+  }
+
+  private open(resuming: boolean): void {
+    const filters = this.filters as Filters;
+    const q = filterParams(filters);
+    const after = this.cursor();
+    if (resuming && after !== undefined && this.daemon !== undefined) {
+      q.set('after', String(after));
+      q.set('daemon', this.daemon);
+    } else if (!resuming) {
+      q.set('n', String(FOLLOW_BACKLOG));
+    }
+    const gen = this.gen;
+    const url = `/api/follow?${q}`;
+    const es = new EventSource(url);
+    this.es = es;
+    this.setState(resuming ? 'reconnecting' : 'following');
+    es.onopen = () => {
+      if (gen !== this.gen) return;
+      this.setState('following');
+      this.on.problem('');
+    };
+    es.addEventListener('hello', (ev) => {
+      if (gen !== this.gen) return;
+      const hello = parseWire((ev as MessageEvent<string>).data) as { daemon?: unknown; next?: unknown } | undefined;
+      if (!hello || typeof hello.daemon !== 'string') return;
+      if (this.daemon !== undefined && hello.daemon !== this.daemon) {
+        // A new memlogd: its seqs start again, and what the old one held and had not sent is gone.
+        this.on.entry(held('notice', { time: new Date().toISOString(), source: 'memlog web', msg: `memlogd restarted (daemon ${this.daemon} is gone, now ${hello.daemon}): entries it had not sent are lost` }));
+        this.lastSeq = -1;
+      }
+      this.daemon = hello.daemon;
+      if (typeof hello.next === 'number' && this.lastSeq < 0) this.helloNext = hello.next;
+    });
+    es.onmessage = (ev: MessageEvent<string>) => {
+      if (gen !== this.gen) return;
+      const wire = parseWire(ev.data);
+      if (!wire) return;
+      const h = held('entry', wire);
+      if (h.seq < 0 && ev.lastEventId !== '') h.seq = Number(ev.lastEventId);
+      // Never twice: a resume overlapping what is held (a server that replays from an earlier cursor).
+      if (h.seq >= 0) {
+        if (h.seq <= this.lastSeq) return;
+        this.lastSeq = h.seq;
+      }
+      this.on.entry(h);
+    };
+    es.addEventListener('lost', (ev) => {
+      if (gen !== this.gen) return;
+      const wire = parseWire((ev as MessageEvent<string>).data);
+      if (wire) this.on.entry(held('lost', wire));
+    });
+    es.addEventListener('skipped', (ev) => {
+      if (gen !== this.gen) return;
+      const wire = parseWire((ev as MessageEvent<string>).data);
+      if (!wire) return;
+      const msg = typeof wire.msg === 'string' ? wire.msg : `memlogd skipped entries: ${JSON.stringify(wire)}`;
+      this.on.entry(held('notice', { ...wire, time: typeof wire.time === 'string' ? wire.time : new Date().toISOString(), source: String(wire.source ?? 'memlogd'), msg }));
+    });
+    es.onerror = () => {
+      if (gen !== this.gen) return;
+      if (es.readyState === EventSource.CONNECTING) {
+        // The browser reconnects by itself, with Last-Event-ID.
+        this.setState('reconnecting');
+        return;
+      }
+      // Closed for good (an answer that is not an event stream): find out why, then try again later.
+      es.close();
+      this.setState('reconnecting');
+      void this.explain(gen);
+    };
+  }
+
+  /** Asks /api/entries with the same filters what is wrong: a bad filter stops here, anything else is retried. */
+  private async explain(gen: number): Promise<void> {
+    const q = filterParams(this.filters as Filters);
+    q.set('n', '1');
+    let retry = true;
+    try {
+      const r = await fetch(`/api/entries?${q}`);
+      const text = r.ok ? '' : (await r.text()).trim().split('\n')[0];
+      if (gen !== this.gen) return;
+      if (r.status === 400) retry = false;
+      this.on.problem(r.ok ? '' : text || `the server answered ${r.status}`);
+    } catch {
+      if (gen !== this.gen) return;
+      this.on.problem('the server cannot be reached');
+    }
+    if (!retry || gen !== this.gen) return;
+    this.reopenTimer = window.setTimeout(() => {
+      if (gen !== this.gen) return;
+      this.reopenTimer = undefined;
+      this.open(true);
+    }, REOPEN_MS);
+  }
+
+  /** Reads JSON lines from url into entries, until the answer ends. */
+  private async readLines(url: string, signal: AbortSignal, gen: number): Promise<void> {
+    try {
+      const r = await fetch(url, { signal });
+      if (!r.ok || !r.body) {
+        const text = (await r.text()).trim().split('\n')[0];
+        if (gen === this.gen) this.on.problem(text || `the server answered ${r.status}`);
+        return;
+      }
+      this.on.problem('');
+      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+      let rest = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (gen !== this.gen) return;
+        if (done) break;
+        const lines = (rest + value).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) this.line(line);
+      }
+      this.line(rest);
+    } catch (err) {
+      if (gen === this.gen && !signal.aborted) this.on.problem(`reading entries failed: ${(err as Error).message}`);
+    }
+  }
+
+  private line(text: string): void {
+    if (text.trim() === '') return;
+    const wire = parseWire(text);
+    if (!wire) return;
+    this.on.entry(held(wire.lost !== undefined && wire.seq === undefined ? 'lost' : 'entry', wire));
+  }
+}

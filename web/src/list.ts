@@ -1,0 +1,164 @@
+/**
+ * The virtual list: one spacer as tall as every held entry, and a small pool
+ * of row elements showing only those in view (plus a margin), reused as the
+ * view moves. Rows have a fixed height, so positions are arithmetic and the
+ * page never measures a row. Log text goes in with textContent only.
+ */
+import { LEVEL_NAMES, LEVEL_SHORT } from './levels.js';
+import type { Held, Store } from './store.js';
+import { shortLocal } from './time.js';
+
+/** Rows drawn beyond each edge of the view, so a small scroll shows no blank. */
+const MARGIN = 20;
+
+interface Row {
+  el: HTMLDivElement;
+  time: HTMLSpanElement;
+  level: HTMLSpanElement;
+  source: HTMLSpanElement;
+  msg: HTMLSpanElement;
+  shown: Held | undefined;
+}
+
+function span(parent: HTMLElement, cls: string): HTMLSpanElement {
+  const s = document.createElement('span');
+  s.className = cls;
+  parent.appendChild(s);
+  return s;
+}
+
+/** The row's tooltip: every field memlogd sent, as text. */
+function tooltip(h: Held): string {
+  const w = h.wire;
+  const head = [String(w.time), h.source];
+  if (typeof w.pid === 'number') head.push(`pid ${w.pid}`);
+  if (h.sev >= 0) head.push(LEVEL_NAMES[h.sev]);
+  if (h.seq >= 0) head.push(`seq ${h.seq}`);
+  const known = new Set(['time', 'source', 'msg', 'seq', 'pid', 'severity', 'daemon']);
+  const extra = Object.entries(w).filter(([k]) => !known.has(k));
+  const lines = [head.join('  '), h.msg];
+  if (extra.length > 0) lines.push(extra.map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join('\n'));
+  return lines.join('\n');
+}
+
+export class VirtualList {
+  private readonly spacer: HTMLDivElement;
+  private readonly rows: HTMLDivElement;
+  private readonly pool: Row[] = [];
+  private readonly rowH: number;
+  private viewH: number;
+  /** The scroll position as last set or seen: never read back from the DOM while drawing (no forced layout). */
+  private top = 0;
+  private totalShown = -1;
+  private firstShown = -1;
+  /** Stays at the newest entry: true until the reader scrolls up, and again once they scroll back down. */
+  stick = true;
+
+  constructor(
+    private readonly el: HTMLElement,
+    private readonly store: Store,
+    private readonly changed: () => void,
+  ) {
+    this.rowH = parseFloat(getComputedStyle(el).getPropertyValue('--row-h')) || 20;
+    this.spacer = document.createElement('div');
+    this.spacer.className = 'spacer';
+    this.rows = document.createElement('div');
+    this.rows.className = 'rows';
+    el.append(this.spacer, this.rows);
+    this.viewH = el.clientHeight;
+    new ResizeObserver(() => {
+      this.viewH = this.el.clientHeight;
+      this.changed();
+    }).observe(el);
+    el.addEventListener(
+      'scroll',
+      () => {
+        this.top = el.scrollTop;
+        this.stick = this.top + this.viewH >= this.store.length * this.rowH - this.rowH / 2;
+        this.changed();
+      },
+      { passive: true },
+    );
+  }
+
+  /** Back to the newest entry and following it. */
+  toBottom(): void {
+    this.stick = true;
+    this.changed();
+  }
+
+  /** Forgets what is drawn (the store was cleared). */
+  reset(): void {
+    this.stick = true;
+    this.top = 0;
+    this.el.scrollTop = 0;
+    this.totalShown = -1;
+    this.firstShown = -1;
+    for (const r of this.pool) r.shown = undefined;
+  }
+
+  /** Draws what is in view: called once per animation frame at most, writes only. */
+  render(): void {
+    const n = this.store.length;
+    const total = n * this.rowH;
+    if (total !== this.totalShown) {
+      this.spacer.style.height = `${total}px`;
+      this.totalShown = total;
+    }
+    const dropped = this.store.droppedSinceRender;
+    this.store.droppedSinceRender = 0;
+    const bottom = Math.max(0, total - this.viewH);
+    let top = this.top;
+    if (this.stick) top = bottom;
+    // The oldest entries left: a reader scrolled up keeps their lines in view.
+    else if (dropped > 0) top = Math.max(0, top - dropped * this.rowH);
+    top = Math.min(top, bottom);
+    if (top !== this.top) {
+      this.top = top;
+      this.el.scrollTop = top;
+    }
+    const first = Math.max(0, Math.floor(top / this.rowH) - MARGIN);
+    const end = Math.min(n, Math.ceil((top + this.viewH) / this.rowH) + MARGIN);
+    const want = end - first;
+    while (this.pool.length < want) this.pool.push(this.newRow());
+    if (first !== this.firstShown) {
+      this.rows.style.transform = `translateY(${first * this.rowH}px)`;
+      this.firstShown = first;
+    }
+    for (let k = 0; k < this.pool.length; k++) {
+      const row = this.pool[k];
+      if (k < want) this.fill(row, this.store.at(first + k));
+      else if (row.shown !== undefined) {
+        row.shown = undefined;
+        row.el.hidden = true;
+      }
+    }
+  }
+
+  private newRow(): Row {
+    const el = document.createElement('div');
+    el.hidden = true;
+    const row: Row = { el, time: span(el, 'time'), level: span(el, 'level'), source: span(el, 'source'), msg: span(el, 'msg'), shown: undefined };
+    this.rows.appendChild(el);
+    return row;
+  }
+
+  private fill(row: Row, h: Held): void {
+    if (row.shown === h) return;
+    row.shown = h;
+    row.el.hidden = false;
+    if (h.kind === 'entry') {
+      row.el.className = `entry sev-${h.sev < 0 ? 'none' : h.sev}`;
+      row.level.textContent = h.sev < 0 ? '' : LEVEL_SHORT[h.sev];
+    } else {
+      row.el.className = h.kind === 'lost' ? 'lost' : 'notice';
+      row.level.textContent = h.kind === 'lost' ? 'LOST' : 'NOTE';
+    }
+    if (h.seq >= 0) row.el.dataset.seq = String(h.seq);
+    else delete row.el.dataset.seq;
+    row.time.textContent = shortLocal(h.ms);
+    row.source.textContent = h.source;
+    row.msg.textContent = h.msg;
+    row.el.title = tooltip(h);
+  }
+}
