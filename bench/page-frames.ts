@@ -12,12 +12,16 @@
  * measureMs is read: the frames that began in it, and what the page
  * received in it (window.memlogPage, the contract's test hook: the seqs it
  * holds), with the ring's newest seq at the window's end, so the figure says
- * whether the page kept up.
+ * whether the page kept up. Before the writer starts, the same page's frames
+ * while nothing comes (the idle figures: what the machine gives a page at
+ * rest). In the window, the machine's CPU use (all processes, /proc/stat) and
+ * memlog web's and memlogd's: the browser shares the machine with them.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { Helper, numberField, sleep, timeField, type Scope } from './children.js';
 import type { Values } from './figures.js';
+import { cpuMicros, machineCpu } from './proc-stats.js';
 import { findProgram } from './which.js';
 import { queryStatus } from '../src/clients/query-client.js';
 
@@ -28,9 +32,14 @@ export const FRAME_60HZ = 1000 / 60;
 export interface PagePlan {
   /** memlog web's base URL. */
   base: string;
+  /** memlog web's and memlogd's pids: their CPU time in the window. */
+  webPid: number;
+  daemonPid: number;
   logSocket: string;
   querySocket: string;
   rate: number;
+  /** Frames measured before the writer starts: the page following an idle daemon. */
+  idleMs: number;
   warmMs: number;
   measureMs: number;
   note(msg: string): void;
@@ -46,7 +55,11 @@ const INIT_SCRIPT = `(() => {
   requestAnimationFrame(tick);
   try {
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) loaf.push({ start: e.startTime, duration: e.duration, blocking: e.blockingDuration || 0 });
+      for (const e of list.getEntries()) {
+        const scripts = (e.scripts || []).map((x) => ({ what: (x.invoker || x.invokerType || '?') + ' ' + (x.sourceFunctionName || ''), duration: x.duration, layout: x.forcedStyleAndLayoutDuration || 0 }));
+        const end = e.startTime + e.duration;
+        loaf.push({ start: e.startTime, duration: e.duration, blocking: e.blockingDuration || 0, render: e.renderStart ? end - e.renderStart : 0, styleLayout: e.styleAndLayoutStart ? end - e.styleAndLayoutStart : 0, scripts });
+      }
     }).observe({ type: 'long-animation-frame', buffered: true });
   } catch (e) {
     bench.loafError = String(e);
@@ -72,7 +85,14 @@ interface Window {
   loafCount: number;
   loafMaxMs: number;
   loafBlockingMs: number;
+  loafRenderMs: number;
+  loafStyleLayoutMs: number;
+  loafScriptMs: number;
+  /** The scripts that took the most of the long frames' time. */
+  invokers: string[];
   loafError: string;
+  /** The oldest seq the page holds at the end. */
+  firstHeld: number;
   /** Entries with a seq after the first mark's last, held at the second mark. */
   received: number;
   /** Seqs after the first mark's last, up to the second's, that the page does not hold. */
@@ -85,16 +105,34 @@ function windowScript(from: Mark, to: Mark): string {
   const deltas = [];
   for (let i = 1; i < b.frames.length; i++) if (b.frames[i] > ${from.now} && b.frames[i] <= ${to.now}) deltas.push(b.frames[i] - b.frames[i - 1]);
   const loaf = b.loaf.filter((e) => e.start >= ${from.now} && e.start < ${to.now});
-  const seqs = window.memlogPage.seqs().filter((s) => s > ${from.last} && s <= ${to.last});
+  const invokers = {};
+  for (const e of loaf) for (const x of e.scripts) invokers[x.what] = (invokers[x.what] || 0) + x.duration;
+  const all = window.memlogPage.seqs();
+  const seqs = all.filter((s) => s > ${from.last} && s <= ${to.last});
   return {
     deltas,
     loafCount: loaf.length,
     loafMaxMs: loaf.reduce((m, e) => Math.max(m, e.duration), 0),
     loafBlockingMs: loaf.reduce((n, e) => n + e.blocking, 0),
+    loafRenderMs: loaf.reduce((n, e) => n + e.render, 0),
+    loafStyleLayoutMs: loaf.reduce((n, e) => n + e.styleLayout, 0),
+    loafScriptMs: loaf.reduce((n, e) => n + e.scripts.reduce((m, x) => m + x.duration, 0), 0),
+    invokers: Object.entries(invokers).sort((a, b) => b[1] - a[1]).slice(0, 4).map(([w, d]) => w.trim() + ' ' + d.toFixed(0) + ' ms'),
     loafError: b.loafError,
     received: seqs.length,
     missing: ${to.last} - ${from.last} - new Set(seqs).size,
+    firstHeld: all.length ? all[0] : -1,
   };
+})()`;
+}
+
+/** rAF deltas of frames that began between two page times. */
+function framesScript(from: number, to: number): string {
+  return `(() => {
+  const f = window.__memlogBench.frames;
+  const deltas = [];
+  for (let i = 1; i < f.length; i++) if (f[i] > ${from} && f[i] <= ${to}) deltas.push(f[i] - f[i - 1]);
+  return deltas;
 })()`;
 }
 
@@ -147,14 +185,28 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
     await page.goto(`${plan.base}/`);
     await page.waitForFunction("window.memlogPage !== undefined && window.memlogPage.state() === 'following'", undefined, { timeout: 20_000 });
 
+    const idleFrom: unknown = await page.evaluate(MARK);
+    await sleep(plan.idleMs);
+    const idleTo: unknown = await page.evaluate(MARK);
+    if (!isMark(idleFrom) || !isMark(idleTo)) throw new Error(`the page's test hook answered ${JSON.stringify([idleFrom, idleTo]).slice(0, 200)}`);
+    const idle: unknown = await page.evaluate(framesScript(idleFrom.now, idleTo.now));
+    if (!Array.isArray(idle) || idle.some((d) => typeof d !== 'number')) throw new Error('the idle frames read back wrong');
+    const idleSorted = (idle as number[]).sort((a, b) => a - b);
+
     const seconds = (plan.warmMs + plan.measureMs) / 1000 + 1;
     const writer = new Helper('paced writer', 'paced-writer.js', [plan.logSocket, String(plan.rate), String(seconds * 1000)], scope);
     await writer.nextWith('ready', 30_000);
     writer.send('go');
     await sleep(plan.warmMs);
     const from: unknown = await page.evaluate(MARK);
+    const cpu0 = { machine: machineCpu(), web: cpuMicros(plan.webPid), daemon: cpuMicros(plan.daemonPid), t: process.hrtime.bigint() };
     await sleep(plan.measureMs);
     const to: unknown = await page.evaluate(MARK);
+    const machine1 = machineCpu();
+    const busyPct = (100 * (machine1.busy - cpu0.machine.busy)) / Math.max(1, machine1.total - cpu0.machine.total);
+    const wallMicros = Number(process.hrtime.bigint() - cpu0.t) / 1000;
+    const webPct = (100 * (cpuMicros(plan.webPid) - cpu0.web)) / wallMicros;
+    const daemonPct = (100 * (cpuMicros(plan.daemonPid) - cpu0.daemon)) / wallMicros;
     // The ring's newest entry just after: how far behind the page was.
     const next = (await queryStatus(plan.querySocket, 10_000)).ring.next;
     if (!isMark(from) || !isMark(to)) throw new Error(`the page's test hook answered ${JSON.stringify([from, to]).slice(0, 200)}`);
@@ -162,7 +214,10 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
     if (!isWindow(w)) throw new Error(`the frame window read back ${JSON.stringify(w).slice(0, 200)}`);
     const done = await writer.nextWith('done', seconds * 1000 + 10_000);
     if (w.loafError) plan.note(`no long-animation-frame entries: ${w.loafError}`);
-    if (to.held >= 100_000) plan.note(`the page held ${to.held} entries at the window's end (its bound): the received count may be short`);
+    if (w.firstHeld > from.last) plan.note(`the page had dropped entries of the window by its end (oldest held ${w.firstHeld}): the received count is short`);
+    plan.note(
+      `page: long frames' time: scripts ${w.loafScriptMs.toFixed(0)} ms, style and layout ${w.loafStyleLayoutMs.toFixed(0)} ms, render ${w.loafRenderMs.toFixed(0)} ms; top scripts: ${w.invokers.join('; ') || '-'}`,
+    );
 
     const windowSec = (to.now - from.now) / 1000;
     const sorted = [...w.deltas].sort((a, b) => a - b);
@@ -173,6 +228,8 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
       frameP50: percentile(sorted, 50),
       frameMax: sorted.length ? sorted[sorted.length - 1] : NaN,
       fps: w.deltas.length / windowSec,
+      idleP95: percentile(idleSorted, 95),
+      idleP50: percentile(idleSorted, 50),
       slowFramesPct: (100 * w.deltas.filter((d) => d > 1.5 * FRAME_60HZ).length) / Math.max(1, w.deltas.length),
       loafCount: w.loafCount,
       loafMaxMs: w.loafMaxMs,
@@ -182,6 +239,9 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
       pageMissing: w.missing,
       pageBehind: Math.max(0, next - 1 - to.last),
       pageFollowing: to.state === 'following' ? 1 : 0,
+      machineBusyPct: busyPct,
+      webCpuPct: webPct,
+      daemonCpuPct: daemonPct,
     };
   } finally {
     await context.close();

@@ -42,7 +42,8 @@ const FLOOD_LINES = 1_000_000;
 const FOLLOW_IDLE_MS = 1000;
 const PAGE_RATE = 10_000;
 const PAGE_WARM_MS = 1500;
-const PAGE_MEASURE_MS = 8000;
+const PAGE_MEASURE_MS = 7000;
+const PAGE_IDLE_MS = 2000;
 const ISSUE = 'issue 14';
 
 /** One filter, as query parameters, as logread's flags, and as memlogd's request. */
@@ -171,16 +172,19 @@ export const web: Scenario = {
       { key: 'grepLogreadMs', label: '  logread -o json -grep LITERAL: ms', format: 'ms' },
       { key: 'grepRatio', label: '  web / logread', format: 'ratio', target: ratio() },
       { key: 'grepDirectMs', label: '  the same request to memlogd from this process: ms', format: 'ms' },
+      { key: 'grepOfDirect', label: '  web / memlogd direct', format: 'ratio' },
       { key: 'grepLines', label: '  lines', format: 'count' },
       { key: 'srcWebMs', label: `/api/entries?source=svc-1*&p=err (about 1.8%): ms`, format: 'ms' },
       { key: 'srcLogreadMs', label: "  logread -o json -source 'svc-1*' -p err: ms", format: 'ms' },
       { key: 'srcRatio', label: '  web / logread', format: 'ratio', target: ratio() },
       { key: 'srcDirectMs', label: '  the same request to memlogd from this process: ms', format: 'ms' },
+      { key: 'srcOfDirect', label: '  web / memlogd direct', format: 'ratio' },
       { key: 'srcLines', label: '  lines', format: 'count' },
       { key: 'allWebMs', label: '/api/entries unfiltered (whole ring): ms', format: 'ms' },
       { key: 'allLogreadMs', label: '  logread -o json: ms', format: 'ms' },
       { key: 'allRatio', label: '  web / logread', format: 'ratio' },
       { key: 'allDirectMs', label: '  the same request to memlogd from this process: ms', format: 'ms' },
+      { key: 'allOfDirect', label: '  web / memlogd direct', format: 'ratio' },
       { key: 'allWebMBps', label: '  web MB/s of JSON', format: 'mbps' },
       { key: 'differ', label: "answers unlike logread's (lines or bytes)", format: 'count', target: { op: '==', value: 0, note: 'a check' } },
 
@@ -199,6 +203,8 @@ export const web: Scenario = {
       { key: 'frameP50', label: '  frame time p50 ms', format: 'ms' },
       { key: 'frameMax', label: '  frame time max ms', format: 'ms' },
       { key: 'fps', label: '  frames/s', format: 'mb' },
+      { key: 'idleP95', label: '  idle (no lines, the same page, before): frame time p95 ms', format: 'ms' },
+      { key: 'idleP50', label: '  idle: frame time p50 ms', format: 'ms' },
       { key: 'slowFramesPct', label: '  frames over 25 ms (1.5 frames)', format: 'pct' },
       { key: 'loafCount', label: '  long animation frames (> 50 ms)', format: 'count' },
       { key: 'loafMaxMs', label: '  longest animation frame ms', format: 'ms' },
@@ -207,6 +213,10 @@ export const web: Scenario = {
       { key: 'writerRate', label: '  lines/s written', format: 'rate' },
       { key: 'pageMissing', label: '  seqs the page lacks in the window', format: 'count', target: { op: '==', value: 0, note: 'a check' } },
       { key: 'pageBehind', label: "  entries behind the ring's newest at the end", format: 'count' },
+      { key: 'pageFollowing', label: "  the page's state at the end is 'following' (1: yes)", format: 'count', target: { op: '==', value: 1, note: 'a check' } },
+      { key: 'machineBusyPct', label: '  machine CPU busy meanwhile (all cores, all processes)', format: 'pct' },
+      { key: 'webCpuPct', label: '  memlog web CPU meanwhile (% of a core)', format: 'pct' },
+      { key: 'daemonCpuPct', label: '  memlogd CPU meanwhile (% of a core)', format: 'pct' },
     ];
   },
   async run(ctx: Context): Promise<Values> {
@@ -234,16 +244,19 @@ export const web: Scenario = {
         grepLogreadMs: grep.logreadMs,
         grepRatio: grep.webMs / grep.logreadMs,
         grepDirectMs: grep.directMs,
+        grepOfDirect: grep.webMs / grep.directMs,
         grepLines: grep.lines,
         srcWebMs: src.webMs,
         srcLogreadMs: src.logreadMs,
         srcRatio: src.webMs / src.logreadMs,
         srcDirectMs: src.directMs,
+        srcOfDirect: src.webMs / src.directMs,
         srcLines: src.lines,
         allWebMs: all.webMs,
         allLogreadMs: all.logreadMs,
         allRatio: all.webMs / all.logreadMs,
         allDirectMs: all.directMs,
+        allOfDirect: all.webMs / all.directMs,
         allWebMBps: all.bytes / MB / (all.webMs / 1000),
         differ: grep.differ + src.differ + all.differ,
       };
@@ -264,9 +277,12 @@ export const web: Scenario = {
 
       const page = await pageFrames(scope, {
         base: web.base,
+        webPid: web.child.pid as number,
+        daemonPid: daemon.pid,
         logSocket: daemon.logSocket,
         querySocket: query,
         rate: PAGE_RATE,
+        idleMs: PAGE_IDLE_MS,
         warmMs: PAGE_WARM_MS,
         measureMs: PAGE_MEASURE_MS,
         note: ctx.note,
