@@ -22,6 +22,7 @@ import path from 'node:path';
 import { Helper, numberField, sleep, timeField, type Scope } from './children.js';
 import type { Values } from './figures.js';
 import { cpuMicros, machineCpu } from './proc-stats.js';
+import { processTree } from './proc-tree.js';
 import { findProgram } from './which.js';
 import { queryStatus } from '../src/clients/query-client.js';
 
@@ -151,6 +152,24 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
+/** CPU time of this bench's chromium processes (all of them: browser, renderer, GPU, utility), µs, by pid. */
+function chromiumCpu(chromiumPath: string): Map<number, number> {
+  const exe = fs.realpathSync(chromiumPath);
+  const out = new Map<number, number>();
+  for (const p of processTree(process.pid)) {
+    // /usr/bin/chromium is a shell script; the processes are /usr/lib/chromium/chromium.
+    if (p.exe === exe || path.basename(p.exe) === 'chromium') out.set(p.pid, cpuMicros(p.pid));
+  }
+  return out;
+}
+
+/** CPU time between two readings of the same processes (those that came meanwhile count from zero). */
+function cpuBetween(a: Map<number, number>, b: Map<number, number>): number {
+  let n = 0;
+  for (const [pid, t] of b) n += t - (a.get(pid) ?? 0);
+  return n;
+}
+
 /** Why the figure cannot be measured here, or undefined. */
 export function pageSkipReason(): string | undefined {
   if (!findProgram('chromium')) return "no chromium on this machine (Debian's package: apt-get install chromium; the bench installs nothing)";
@@ -186,8 +205,11 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
     await page.waitForFunction("window.memlogPage !== undefined && window.memlogPage.state() === 'following'", undefined, { timeout: 20_000 });
 
     const idleFrom: unknown = await page.evaluate(MARK);
+    const idleCpu0 = chromiumCpu(chromiumPath);
+    const idleT0 = process.hrtime.bigint();
     await sleep(plan.idleMs);
     const idleTo: unknown = await page.evaluate(MARK);
+    const idleChromiumPct = (100 * cpuBetween(idleCpu0, chromiumCpu(chromiumPath))) / (Number(process.hrtime.bigint() - idleT0) / 1000);
     if (!isMark(idleFrom) || !isMark(idleTo)) throw new Error(`the page's test hook answered ${JSON.stringify([idleFrom, idleTo]).slice(0, 200)}`);
     const idle: unknown = await page.evaluate(framesScript(idleFrom.now, idleTo.now));
     if (!Array.isArray(idle) || idle.some((d) => typeof d !== 'number')) throw new Error('the idle frames read back wrong');
@@ -199,7 +221,7 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
     writer.send('go');
     await sleep(plan.warmMs);
     const from: unknown = await page.evaluate(MARK);
-    const cpu0 = { machine: machineCpu(), web: cpuMicros(plan.webPid), daemon: cpuMicros(plan.daemonPid), t: process.hrtime.bigint() };
+    const cpu0 = { machine: machineCpu(), web: cpuMicros(plan.webPid), daemon: cpuMicros(plan.daemonPid), chromium: chromiumCpu(chromiumPath), t: process.hrtime.bigint() };
     await sleep(plan.measureMs);
     const to: unknown = await page.evaluate(MARK);
     const machine1 = machineCpu();
@@ -207,6 +229,7 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
     const wallMicros = Number(process.hrtime.bigint() - cpu0.t) / 1000;
     const webPct = (100 * (cpuMicros(plan.webPid) - cpu0.web)) / wallMicros;
     const daemonPct = (100 * (cpuMicros(plan.daemonPid) - cpu0.daemon)) / wallMicros;
+    const chromiumPct = (100 * cpuBetween(cpu0.chromium, chromiumCpu(chromiumPath))) / wallMicros;
     // The ring's newest entry just after: how far behind the page was.
     const next = (await queryStatus(plan.querySocket, 10_000)).ring.next;
     if (!isMark(from) || !isMark(to)) throw new Error(`the page's test hook answered ${JSON.stringify([from, to]).slice(0, 200)}`);
@@ -230,6 +253,7 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
       fps: w.deltas.length / windowSec,
       idleP95: percentile(idleSorted, 95),
       idleP50: percentile(idleSorted, 50),
+      idleChromiumCpuPct: idleChromiumPct,
       slowFramesPct: (100 * w.deltas.filter((d) => d > 1.5 * FRAME_60HZ).length) / Math.max(1, w.deltas.length),
       loafCount: w.loafCount,
       loafMaxMs: w.loafMaxMs,
@@ -242,6 +266,7 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
       machineBusyPct: busyPct,
       webCpuPct: webPct,
       daemonCpuPct: daemonPct,
+      chromiumCpuPct: chromiumPct,
     };
   } finally {
     await context.close();
