@@ -1,10 +1,12 @@
 /**
- * A bench follower of memlog web's /api/follow (Server-Sent Events), or of
- * `logread -f -o json` (the transport the web server relays), in a process of
- * its own, counting what it gets as it comes.
+ * A bench follower of memlog web's /api/follow (Server-Sent Events), of
+ * `logread -f -o json`, or of memlogd's query socket itself (mode 1: the
+ * JSON lines the web server relays), in a process of its own, counting what
+ * it gets as it comes.
  *
  * Usage: node stream-follower.js sse URL         (URL: http://HOST:PORT/api/follow)
  *        node stream-follower.js logread QUERY_SOCKET
+ *        node stream-follower.js memlogd QUERY_SOCKET
  *
  * sse: one GET, no agent; the stream is cut into lines chunk by chunk (a
  * line cut by a read is carried to the next), and each line is read by its
@@ -15,6 +17,8 @@
  * line by line; a line with "lost":{...} is a loss marker, summed the same
  * way; its pid is in {"ready":true,"pid":N} (the bench waits for memlogd to
  * count one more query client: logread itself says nothing when it is in).
+ * memlogd: the same counting of the daemon's own lines, {"ready":true} once
+ * the mode byte is written.
  *
  * Then its counts every 100 ms while they change; on "stop" (or stdin's
  * end) {"final":true,...}, and it exits. Times are process.hrtime.bigint()
@@ -22,12 +26,13 @@
  */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const [kind, target] = process.argv.slice(2);
-if ((kind !== 'sse' && kind !== 'logread') || !target) {
-  process.stderr.write('usage: stream-follower.js sse URL | logread QUERY_SOCKET\n');
+if ((kind !== 'sse' && kind !== 'logread' && kind !== 'memlogd') || !target) {
+  process.stderr.write('usage: stream-follower.js sse URL | logread QUERY_SOCKET | memlogd QUERY_SOCKET\n');
   process.exit(2);
 }
 
@@ -87,11 +92,14 @@ function sseLine(line: Buffer): void {
   // retry:, comments (": keepalive"): nothing to count.
 }
 
-/** One line of logread -o json. */
+const LOST_KEY = Buffer.from('"lost":{');
+const SEQ_KEY = Buffer.from('"seq":');
+
+/** One JSON line (logread -o json, or memlogd's): an entry has a seq, a loss marker a "lost" (memlogd's own notices neither). */
 function jsonLine(line: Buffer): void {
-  // A marker's "lost" comes after the entry's other fields; seeking it in each line costs what a reader of the text would pay.
-  if (line.includes('"lost":{')) marker(line.toString('utf8'));
-  else entries++;
+  if (line.includes(SEQ_KEY)) entries++;
+  else if (line.includes(LOST_KEY)) marker(line.toString('utf8'));
+  else others++;
 }
 
 function onChunk(chunk: Buffer, line: (l: Buffer) => void): void {
@@ -132,6 +140,15 @@ if (kind === 'sse') {
     res.once('error', (e) => fail(e.message));
   });
   req.once('error', (e) => fail(e.message));
+} else if (kind === 'memlogd') {
+  const socket = net.connect(target);
+  socket.on('data', (d: Buffer) => onChunk(d, jsonLine));
+  socket.once('connect', () => {
+    socket.write(Buffer.from([1]));
+    report({ ready: true });
+  });
+  socket.once('error', (e) => fail(e.message));
+  socket.once('end', () => report({ ended: true, ...counts() }));
 } else {
   const logread = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/logread');
   const child = spawn(process.execPath, [logread, '-socket', target, '-f', '-o', 'json'], { stdio: ['ignore', 'pipe', 'inherit'] });

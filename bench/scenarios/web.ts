@@ -112,10 +112,10 @@ async function queryClients(querySocket: string, want: number, what: string): Pr
 }
 
 /** One follower (sse or logread) while the writers flood memlogd. */
-async function follow(ctx: Context, scope: Scope, daemon: Daemon, web: WebServer, kind: 'sse' | 'logread'): Promise<Followed> {
+async function follow(ctx: Context, scope: Scope, daemon: Daemon, web: WebServer, kind: 'sse' | 'logread' | 'memlogd'): Promise<Followed> {
   const query = daemon.requireQuery();
   await queryClients(query, 0, 'before the follower');
-  const helper = new Helper(`${kind} follower`, 'stream-follower.js', kind === 'sse' ? ['sse', `${web.base}/api/follow`] : ['logread', query], scope);
+  const helper = new Helper(`${kind} follower`, 'stream-follower.js', kind === 'sse' ? ['sse', `${web.base}/api/follow`] : [kind, query], scope);
   let progressAt = Date.now();
   let latest: Message = {};
   const ready = await helper.nextWith('ready', 30_000);
@@ -126,7 +126,7 @@ async function follow(ctx: Context, scope: Scope, daemon: Daemon, web: WebServer
     }
   };
   await queryClients(query, 1, `the ${kind} follower`);
-  const relayPid = kind === 'sse' ? (web.child.pid as number) : numberField(ready, 'pid');
+  const relayPid = kind === 'sse' ? (web.child.pid as number) : kind === 'logread' ? numberField(ready, 'pid') : helper.child.pid as number;
 
   const perWriter = Math.ceil(scaled(ctx, FLOOD_LINES, FLOOD_WRITERS) / FLOOD_WRITERS);
   const writers = await WriterGroup.start(scope, daemon.logSocket, { writers: FLOOD_WRITERS, linesPerWriter: perWriter, prefix: `flood-${kind}-` });
@@ -197,6 +197,9 @@ export const web: Scenario = {
       { key: 'logreadLost', label: '  logread: entries lost (written - received)', format: 'count' },
       { key: 'logreadCpu', label: '  logread CPU µs/entry', format: 'us' },
       { key: 'sseOfLogread', label: '  SSE / logread', format: 'pct' },
+      { key: 'rawRate', label: "  memlogd's own follow stream (mode 1, a counting client) entries/s, the same flood", format: 'rate' },
+      { key: 'rawLost', label: '  memlogd mode 1: entries lost', format: 'count' },
+      { key: 'sseOfRaw', label: '  SSE / memlogd mode 1', format: 'pct' },
 
       { key: 'frameP95', label: `page frame time p95 ms, following ${PAGE_RATE / 1000}k lines/s`, format: 'ms', target: { op: '<=', value: 2 * FRAME_60HZ, note: 'two frames at 60 Hz; one is the ideal (next row)' } },
       { key: 'frameP95Frames', label: '  p95 in 60 Hz frames (rounded)', format: 'count', target: { op: '<=', value: 1, note: 'ideal: one frame at 60 Hz' } },
@@ -265,6 +268,7 @@ export const web: Scenario = {
 
       const sse = await follow(ctx, scope, daemon, web, 'sse');
       const lr = await follow(ctx, scope, daemon, web, 'logread');
+      const raw = await follow(ctx, scope, daemon, web, 'memlogd');
       Object.assign(values, {
         sseRate: sse.rate,
         sseLost: sse.lost,
@@ -275,6 +279,9 @@ export const web: Scenario = {
         logreadLost: lr.lost,
         logreadCpu: lr.relayCpu,
         sseOfLogread: (100 * sse.rate) / lr.rate,
+        rawRate: raw.rate,
+        rawLost: raw.lost,
+        sseOfRaw: (100 * sse.rate) / raw.rate,
       });
 
       const page = await pageFrames(scope, {
