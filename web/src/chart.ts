@@ -25,8 +25,11 @@ interface Series {
   total: number;
 }
 
-function css(el: Element, name: string, fallback: string): string {
-  return getComputedStyle(el).getPropertyValue(name).trim() || fallback;
+/** The theme's colours (CSS custom properties), read once per chart build, not per redraw. */
+function readColours(el: Element): Map<string, string> {
+  const style = getComputedStyle(el);
+  const names = ['--muted', '--grid', '--series-other', ...Array.from({ length: TOP_SOURCES }, (_, k) => `--series-${k}`), ...Array.from({ length: 8 }, (_, k) => `--sev-${k}`), '--sev-none'];
+  return new Map(names.map((n) => [n, style.getPropertyValue(n).trim() || '#888']));
 }
 
 export class VolumeChart {
@@ -36,8 +39,12 @@ export class VolumeChart {
   private series: Series[] = [];
   private xs: number[] = [];
   private bucketMs = 1000;
+  /** The x scale, in seconds: exactly the buckets' span, so a drag's edges are the times they show. */
+  private xMin = 0;
+  private xMax = 1;
   private drawnVersion = -1;
   private width = 0;
+  private colours: Map<string, string>;
 
   constructor(
     private readonly el: HTMLElement,
@@ -47,6 +54,7 @@ export class VolumeChart {
     private readonly onSelect: (fromMs: number, toMs: number) => void,
   ) {
     this.width = el.clientWidth;
+    this.colours = readColours(el);
     new ResizeObserver(() => {
       const w = this.el.clientWidth;
       if (w === this.width) return;
@@ -63,6 +71,7 @@ export class VolumeChart {
   }
 
   rebuild(): void {
+    this.colours = readColours(this.el);
     this.plot?.destroy();
     this.plot = undefined;
     this.plotKeys = '';
@@ -97,13 +106,7 @@ export class VolumeChart {
   /** Buckets the held entries into this.xs and this.series. */
   private count(live: boolean): void {
     const store = this.store;
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let i = 0; i < store.length; i++) {
-      const ms = store.at(i).ms;
-      if (ms < lo) lo = ms;
-      if (ms > hi) hi = ms;
-    }
+    let [lo, hi] = store.timeRange();
     if (live) hi = Math.max(hi, Date.now());
     if (!Number.isFinite(lo)) lo = hi = Date.now();
     const span = Math.max(hi - lo, 1000);
@@ -111,43 +114,41 @@ export class VolumeChart {
     const start = Math.floor(lo / this.bucketMs) * this.bucketMs;
     const n = Math.floor((hi - start) / this.bucketMs) + 1;
     this.xs = Array.from({ length: n }, (_, i) => (start + (i + 0.5) * this.bucketMs) / 1000);
-    const index = new Map<string, number>();
-    const series: Series[] = [];
-    const add = (label: string, color: string): Series => {
-      const s = { label, color, counts: new Array<number>(n).fill(0), total: 0 };
-      series.push(s);
-      return s;
-    };
+    this.xMin = start / 1000;
+    this.xMax = (start + n * this.bucketMs) / 1000;
+    const labels: string[] = [];
+    const colours: string[] = [];
+    let seriesOf: Int32Array;
     if (this.mode === 'source') {
       const top = [...store.perSource.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, TOP_SOURCES);
+      const other = top.length;
+      // Every source id counts as "other" unless it is one of the top ones.
+      seriesOf = new Int32Array(store.sourceNames.length).fill(other);
+      const ids = new Map(store.sourceNames.map((name, id) => [name, id]));
       top.forEach(([name], k) => {
-        index.set(name, k);
-        add(name, css(this.el, `--series-${k}`, '#888'));
+        const id = ids.get(name);
+        if (id !== undefined) seriesOf[id] = k;
+        labels.push(name);
+        colours.push(this.colour(`--series-${k}`));
       });
-      const other = add('other', css(this.el, '--series-other', '#999'));
-      for (let i = 0; i < store.length; i++) {
-        const h = store.at(i);
-        if (h.kind !== 'entry' || Number.isNaN(h.ms)) continue;
-        const k = index.get(h.source);
-        (k === undefined ? other : series[k]).counts[Math.floor((h.ms - start) / this.bucketMs)]++;
-      }
+      labels.push('other');
+      colours.push(this.colour('--series-other'));
     } else {
-      const bySev: Series[] = [];
-      for (let sev = 0; sev <= 8; sev++) bySev.push(add(sev === 8 ? 'none' : LEVEL_NAMES[sev], css(this.el, `--sev-${sev === 8 ? 'none' : sev}`, '#888')));
-      for (let i = 0; i < store.length; i++) {
-        const h = store.at(i);
-        if (h.kind !== 'entry' || Number.isNaN(h.ms)) continue;
-        bySev[h.sev < 0 ? 8 : h.sev].counts[Math.floor((h.ms - start) / this.bucketMs)]++;
+      seriesOf = Int32Array.from({ length: 9 }, (_, k) => k);
+      for (let sev = 0; sev <= 8; sev++) {
+        labels.push(sev === 8 ? 'none' : LEVEL_NAMES[sev]);
+        colours.push(this.colour(`--sev-${sev === 8 ? 'none' : sev}`));
       }
     }
-    for (const s of series) s.total = s.counts.reduce((a, b) => a + b, 0);
-    // Severities nobody logged are not worth a legend entry; "other" only when there is some.
-    this.series = series.filter((s) => s.total > 0 || (this.mode === 'source' && s.label !== 'other'));
+    const counts = store.countBuckets(start, this.bucketMs, n, this.mode === 'severity', seriesOf, labels.length);
+    const series = labels.map((label, k) => ({ label, color: colours[k], counts: Array.from(counts[k]), total: counts[k].reduce((a, b) => a + b, 0) }));
+    // A series with nothing to show is not worth a legend entry (a severity nobody logged, no "other").
+    this.series = series.filter((s) => s.total > 0);
   }
 
   private make(drawn: Series[], data: uPlot.AlignedData): uPlot {
-    const axis = css(this.el, '--muted', '#888');
-    const grid = css(this.el, '--grid', 'rgba(128,128,128,0.2)');
+    const axis = this.colour('--muted');
+    const grid = this.colour('--grid');
     const bars = uPlot.paths.bars?.({ size: [0.9, 40], gap: 0 });
     const opts: uPlot.Options = {
       width: this.width || 600,
@@ -155,7 +156,7 @@ export class VolumeChart {
       legend: { show: false },
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false }, y: false },
       select: { show: true, left: 0, top: 0, width: 0, height: 0 },
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.1] } },
+      scales: { x: { time: true, range: () => [this.xMin, this.xMax] }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.1] } },
       axes: [
         { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } },
         { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { show: false }, size: 44 },
@@ -201,6 +202,10 @@ export class VolumeChart {
       items.push(item);
     }
     this.legend.replaceChildren(...items);
+  }
+
+  private colour(name: string): string {
+    return this.colours.get(name) ?? '#888';
   }
 
   private bucketLabel(): string {

@@ -94,7 +94,17 @@ export class VirtualList {
     this.el.scrollTop = 0;
     this.totalShown = -1;
     this.firstShown = -1;
-    for (const r of this.pool) r.shown = undefined;
+    for (const r of this.pool) this.hide(r);
+  }
+
+  /** A pool row out of use: hidden, and no longer an .entry, so that only what is shown is one. */
+  private hide(row: Row): void {
+    row.shown = undefined;
+    row.el.hidden = true;
+    row.el.className = 'free';
+    delete row.el.dataset.seq;
+    row.el.title = '';
+    for (const s of [row.time, row.level, row.source, row.msg]) s.textContent = '';
   }
 
   /** Draws what is in view: called once per animation frame at most, writes only. */
@@ -128,10 +138,7 @@ export class VirtualList {
     for (let k = 0; k < this.pool.length; k++) {
       const row = this.pool[k];
       if (k < want) this.fill(row, this.store.at(first + k));
-      else if (row.shown !== undefined) {
-        row.shown = undefined;
-        row.el.hidden = true;
-      }
+      else if (row.shown !== undefined) this.hide(row);
     }
   }
 

@@ -44,6 +44,7 @@ const store = new Store();
 /** Entries in, not yet drawn. Bounded: a hidden tab gets no frames, and older entries than MAX_HELD would be dropped anyway. */
 let pending: Held[] = [];
 let frame = 0;
+let heldShown = -1;
 let chartDue = 0;
 let chartTimer: number | undefined;
 
@@ -59,7 +60,10 @@ function draw(): void {
     for (const h of batch) store.push(h);
   }
   list.render();
-  ui.held.textContent = `${store.length.toLocaleString('en-US')} held`;
+  if (store.length !== heldShown) {
+    heldShown = store.length;
+    ui.held.textContent = `${heldShown.toLocaleString('en-US')} held`;
+  }
   ui.bottom.hidden = list.stick;
   scheduleChart();
 }
