@@ -101,7 +101,7 @@ interface Followed {
   lost: number;
   markers: number;
   lostByMarkers: number;
-  /** CPU time of the relay (memlog web, or logread) per entry received, µs. */
+  /** CPU time of the relay (memlog web, or logread; for mode 1, the counting client) per entry received, µs. */
   relayCpu: number;
 }
 
@@ -114,7 +114,7 @@ async function queryClients(querySocket: string, want: number, what: string): Pr
   }
 }
 
-/** One follower (sse or logread) while the writers flood memlogd. */
+/** One follower (SSE, logread -f, or memlogd's mode 1) while the writers flood memlogd. */
 async function follow(ctx: Context, scope: Scope, daemon: Daemon, web: WebServer, kind: 'sse' | 'logread' | 'memlogd'): Promise<Followed> {
   const query = daemon.requireQuery();
   await queryClients(query, 0, 'before the follower');
@@ -165,7 +165,7 @@ async function follow(ctx: Context, scope: Scope, daemon: Daemon, web: WebServer
 
 export const web: Scenario = {
   name: 'web',
-  description: `${ISSUE}, memlog web beside what it relays: /api/entries with a filter over a full ring (1,000,000 LogHub entries, --ring N) vs logread -o json, same flags, median of ${TRIES}; /api/follow (SSE) entries/s to one client while 8 writers flood 1,000,000 lines, vs logread -f -o json; the page's frame time in headless chromium following ${PAGE_RATE.toLocaleString('en-US')} lines/s`,
+  description: `${ISSUE}, memlog web beside what it relays: /api/entries with a filter over a full ring (1,000,000 LogHub entries, --ring N) vs logread -o json, same flags, median of ${TRIES}; /api/follow (SSE) entries/s to one client while 8 writers flood 1,000,000 lines, vs logread -f -o json and memlogd's own follow stream; the page's frame time in headless chromium following ${PAGE_RATE.toLocaleString('en-US')} lines/s`,
   figures: (ctx: Context): FigureSpec[] => {
     const n = ctx.ring.toLocaleString('en-US');
     const full = ctx.ring === FULL_RING;
