@@ -152,22 +152,30 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
-/** CPU time of this bench's chromium processes (all of them: browser, renderer, GPU, utility), µs, by pid. */
-function chromiumCpu(chromiumPath: string): Map<number, number> {
+/** CPU time of this bench's chromium processes (all of them: browser, renderer, GPU, utility), µs, by pid, with each one's --type. */
+function chromiumCpu(chromiumPath: string): Map<number, { type: string; micros: number }> {
   const exe = fs.realpathSync(chromiumPath);
-  const out = new Map<number, number>();
+  const out = new Map<number, { type: string; micros: number }>();
   for (const p of processTree(process.pid)) {
     // /usr/bin/chromium is a shell script; the processes are /usr/lib/chromium/chromium.
-    if (p.exe === exe || path.basename(p.exe) === 'chromium') out.set(p.pid, cpuMicros(p.pid));
+    if (p.exe !== exe && path.basename(p.exe) !== 'chromium') continue;
+    // Zygote children rewrite their command line as one string: look for the flag in all of it.
+    const type = /--type=(\S+)/.exec(p.argv.join(' '))?.[1] ?? 'browser';
+    out.set(p.pid, { type, micros: cpuMicros(p.pid) });
   }
   return out;
 }
 
-/** CPU time between two readings of the same processes (those that came meanwhile count from zero). */
-function cpuBetween(a: Map<number, number>, b: Map<number, number>): number {
-  let n = 0;
-  for (const [pid, t] of b) n += t - (a.get(pid) ?? 0);
-  return n;
+/** CPU time between two readings of the same processes (those that came meanwhile count from zero), in all and by process type. */
+function cpuBetween(a: Map<number, { micros: number }>, b: Map<number, { type: string; micros: number }>): { all: number; byType: Map<string, number> } {
+  let all = 0;
+  const byType = new Map<string, number>();
+  for (const [pid, x] of b) {
+    const d = x.micros - (a.get(pid)?.micros ?? 0);
+    all += d;
+    byType.set(x.type, (byType.get(x.type) ?? 0) + d);
+  }
+  return { all, byType };
 }
 
 /** Why the figure cannot be measured here, or undefined. */
@@ -209,7 +217,7 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
     const idleT0 = process.hrtime.bigint();
     await sleep(plan.idleMs);
     const idleTo: unknown = await page.evaluate(MARK);
-    const idleChromiumPct = (100 * cpuBetween(idleCpu0, chromiumCpu(chromiumPath))) / (Number(process.hrtime.bigint() - idleT0) / 1000);
+    const idleChromiumPct = (100 * cpuBetween(idleCpu0, chromiumCpu(chromiumPath)).all) / (Number(process.hrtime.bigint() - idleT0) / 1000);
     if (!isMark(idleFrom) || !isMark(idleTo)) throw new Error(`the page's test hook answered ${JSON.stringify([idleFrom, idleTo]).slice(0, 200)}`);
     const idle: unknown = await page.evaluate(framesScript(idleFrom.now, idleTo.now));
     if (!Array.isArray(idle) || idle.some((d) => typeof d !== 'number')) throw new Error('the idle frames read back wrong');
@@ -229,7 +237,9 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
     const wallMicros = Number(process.hrtime.bigint() - cpu0.t) / 1000;
     const webPct = (100 * (cpuMicros(plan.webPid) - cpu0.web)) / wallMicros;
     const daemonPct = (100 * (cpuMicros(plan.daemonPid) - cpu0.daemon)) / wallMicros;
-    const chromiumPct = (100 * cpuBetween(cpu0.chromium, chromiumCpu(chromiumPath))) / wallMicros;
+    const chromiumUse = cpuBetween(cpu0.chromium, chromiumCpu(chromiumPath));
+    const chromiumPct = (100 * chromiumUse.all) / wallMicros;
+    const byType = [...chromiumUse.byType].sort((x, y) => y[1] - x[1]).map(([type, us]) => `${type} ${((100 * us) / wallMicros).toFixed(0)}%`);
     // The ring's newest entry just after: how far behind the page was.
     const next = (await queryStatus(plan.querySocket, 10_000)).ring.next;
     if (!isMark(from) || !isMark(to)) throw new Error(`the page's test hook answered ${JSON.stringify([from, to]).slice(0, 200)}`);
@@ -238,6 +248,7 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
     const done = await writer.nextWith('done', seconds * 1000 + 10_000);
     if (w.loafError) plan.note(`no long-animation-frame entries: ${w.loafError}`);
     if (w.firstHeld > from.last) plan.note(`the page had dropped entries of the window by its end (oldest held ${w.firstHeld}): the received count is short`);
+    plan.note(`page: chromium's CPU by process (% of a core): ${byType.join(', ')}`);
     plan.note(
       `page: long frames' time: scripts ${w.loafScriptMs.toFixed(0)} ms, style and layout ${w.loafStyleLayoutMs.toFixed(0)} ms, render ${w.loafRenderMs.toFixed(0)} ms; top scripts: ${w.invokers.join('; ') || '-'}`,
     );
