@@ -103,6 +103,8 @@ interface Followed {
   lostByMarkers: number;
   /** CPU time of the relay (memlog web, or logread; for mode 1, the counting client) per entry received, µs. */
   relayCpu: number;
+  /** CPU time of the counting client per entry, µs (its start-up included): is it the bottleneck? */
+  clientCpu: number;
 }
 
 /** Resolves once memlogd counts `want` query clients besides the status query that asks (a dump just ended may still be counted for a moment). */
@@ -160,6 +162,7 @@ async function follow(ctx: Context, scope: Scope, daemon: Daemon, web: WebServer
     markers: numberField(final, 'markers'),
     lostByMarkers: numberField(final, 'lostByMarkers'),
     relayCpu: (cpu1 - cpu0) / Math.max(1, entries),
+    clientCpu: numberField(final, 'cpuMicros') / Math.max(1, entries),
   };
 }
 
@@ -196,6 +199,7 @@ export const web: Scenario = {
       { key: 'sseLostByMarkers', label: '  SSE: entries lost, by its loss events', format: 'count' },
       { key: 'sseMarkers', label: '  SSE: loss events', format: 'count' },
       { key: 'sseCpu', label: '  memlog web CPU µs/entry', format: 'us' },
+      { key: 'sseClientCpu', label: '  SSE client CPU µs/entry (parsing as it comes)', format: 'us' },
       { key: 'logreadRate', label: '  logread -f -o json entries/s, the same flood', format: 'rate' },
       { key: 'logreadLost', label: '  logread: entries lost (written - received)', format: 'count' },
       { key: 'logreadCpu', label: '  logread CPU µs/entry', format: 'us' },
@@ -279,6 +283,7 @@ export const web: Scenario = {
         sseLostByMarkers: sse.lostByMarkers,
         sseMarkers: sse.markers,
         sseCpu: sse.relayCpu,
+        sseClientCpu: sse.clientCpu,
         logreadRate: lr.rate,
         logreadLost: lr.lost,
         logreadCpu: lr.relayCpu,
