@@ -78,17 +78,39 @@ async function send(kind) {
   const [facility, sev, tag, pid, msg] = lines[pos[kind]++ % lines.length];
   await sendFdsAsync(devLog, Buffer.from(`<${facility * 8 + sev}>${tag}${pid ? `[${pid}]` : ''}: ${msg}`), []);
 }
-// Per second, how many of each: a steady mix, an ssh brute force from 12 s to 20 s, an httpd error spike at 30 s.
+// Per second, how many of each: a steady mix, an ssh brute force from 12 s to 20 s, an httpd error spike at
+// 30 s; sent in tenths of a second, so times spread as a real system's do.
 const start = Date.now();
 for (let s = 0; s < SECONDS; s++) {
   const rate = { ssh: s >= 12 && s < 20 ? 40 : 4, linux: 3, apache: s >= 30 && s < 33 ? 25 : 3, hdfs: 8, zookeeper: 2, android: 5 };
   if (s === 31) await sendFdsAsync(devLog, Buffer.from('<10>kernel: Out of memory: Killed process 4242 (httpd) total-vm:2126540kB, anon-rss:1740560kB'), []);
-  for (const [kind, n] of Object.entries(rate)) for (let k = 0; k < n + Math.floor(Math.random() * 3); k++) await send(kind);
-  const wait = start + (s + 1) * 1000 - Date.now();
-  if (wait > 0) await sleep(wait);
+  const kinds = Object.entries(rate).flatMap(([kind, n]) => Array.from({ length: n + Math.floor(Math.random() * 3) }, () => kind));
+  for (let tenth = 0; tenth < 10; tenth++) {
+    for (let k = tenth; k < kinds.length; k += 10) await send(kinds[k]);
+    const wait = start + s * 1000 + (tenth + 1) * 100 - Date.now();
+    if (wait > 0) await sleep(wait);
+  }
 }
-// A moment for the last frame and chart update.
-await light.page.waitForTimeout(1200);
+// The last lines: a mix of the usual and the urgent, so the list in view shows what colours mean.
+const finale = [
+  '<30>systemd[1]: Started Daily apt upgrade and clean activities.',
+  '<38>sshd[24310]: Accepted publickey for deploy from 10.0.4.17 port 51122 ssh2: ED25519 SHA256:9vQ2',
+  '<11>httpd: [client 10.0.4.22] AH01630: client denied by server configuration: /var/www/html/admin',
+  '<4>kernel: [ 8123.442117] EXT4-fs warning (device sda1): ext4_dx_add_entry: Directory index full!',
+  '<35>sshd[24311]: error: maximum authentication attempts exceeded for root from 203.0.113.9 port 40210 ssh2 [preauth]',
+  '<2>kernel: [ 8124.001337] Out of memory: Killed process 4242 (java) total-vm:8126540kB, anon-rss:6740560kB',
+  '<29>zookeeper: Notification time out: 6400',
+  '<31>android[1702]: PowerManagerService: ready=true,policy=3,wakefulness=1',
+  '<30>systemd[1]: memlog-forward.service: Succeeded.',
+];
+for (const line of finale) {
+  await sendFdsAsync(devLog, Buffer.from(line), []);
+  await sleep(120);
+}
+// The source list has every source (it is refreshed from /api/status every few seconds), and a moment for the
+// last chart update.
+for (const p of [light, dark]) await p.page.waitForSelector('#sources input[value=systemd]', { timeout: 15_000 });
+await light.page.waitForTimeout(1000);
 fs.mkdirSync(path.join(root, 'docs'), { recursive: true });
 await light.page.screenshot({ path: path.join(root, 'docs/web-light.png') });
 await dark.page.screenshot({ path: path.join(root, 'docs/web-dark.png') });

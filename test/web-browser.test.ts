@@ -128,6 +128,13 @@ test('live lines appear as they are written, the earlier ones first, severities 
   // The colours differ for a person, not only the classes.
   const colour = (msg: string): Promise<string> => page.$eval(`#list .entry[data-seq="${row(msg).seq}"] .level`, (el) => getComputedStyle(el).color);
   assert.notEqual(await colour('disk failed'), await colour('user logged in'));
+  // The chart counts per source (its legend the page's own, as text), and per severity at a click.
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('#legend .name'), (el) => el.textContent).includes('kernel'));
+  await page.click('#chart-mode');
+  await page.waitForFunction(() => {
+    const names = Array.from(document.querySelectorAll('#legend .name'), (el) => el.textContent);
+    return ['err', 'warning', 'info', 'none'].every((n) => names.includes(n)) && !names.includes('kernel');
+  });
   assert.equal(await page.getAttribute('#bundle', 'href'), '/api/bundle');
   assert.notEqual(await page.getAttribute('#bundle', 'download'), null);
   assert.deepEqual(errors, []);
@@ -239,8 +246,10 @@ test('log text that is HTML shows as that text and runs nothing, under the page 
   // The source list and the chart legend show the name as text too (the chart redraws within a second).
   await page.locator(`#sources input[name=source][value="${nastySource.replace(/"/g, '\\"')}"]`).waitFor();
   await page.waitForFunction((name: string) => Array.from(document.querySelectorAll('#legend .name'), (el) => el.textContent).includes(name), nastySource);
-  const titles = await page.$$eval('#list .entry', (els) => els.map((el) => (el as HTMLElement).title));
-  assert.ok(titles.some((tt) => tt.includes(nasty[0])), 'the tooltip holds the text');
+  // The tooltip (made when the pointer comes) holds the text too.
+  const first = page.locator('#list .entry', { hasText: 'window.__pwned=1' });
+  await first.hover();
+  await page.waitForFunction((text: string) => Array.from(document.querySelectorAll('#list .entry'), (el) => (el as HTMLElement).title).some((tt) => tt.includes(text)), nasty[0]);
   assert.equal(await page.locator('#list img, #sources img, #legend img, #list b, #list script').count(), 0);
   assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
   assert.deepEqual(errors, [], 'no error and no CSP violation from the page');
@@ -253,6 +262,8 @@ test('a drag across the chart shows that time window from history; Live goes bac
   await inRing(s.daemon, 'line 39');
   const { page, errors } = await open(t, s);
   await page.waitForSelector('#list .entry .msg >> text=line 39');
+  // The chart is redrawn at most twice a second: it counts the lines once its legend has them.
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('#legend .item')).some((el) => el.querySelector('.name')?.textContent === 'app' && el.querySelector('.count')?.textContent === '40'));
   const over = page.locator('#chart .u-over');
   const box = await over.boundingBox();
   assert.ok(box, 'the chart is drawn');
@@ -303,6 +314,27 @@ test('20,000 entries followed: every seq held, a bounded number of rows in the D
   // Scrolled to the top: the oldest rows, still a bounded DOM.
   await page.$eval('#list', (el) => el.scrollTo(0, 0));
   await page.waitForFunction((first: number) => document.querySelector(`#list .entry[data-seq="${first}"]`) !== null, seqs[0]);
+  assert.ok((await page.locator('#list .entry').count()) <= 300);
+  assert.deepEqual(errors, []);
+});
+
+test('past 100,000 entries the page holds the newest 100,000, still continuous, and the list still shows the newest', async (t) => {
+  const s = await setup(t, ['-max-lines', '200000', '-max-bytes', String(64 << 20)]);
+  if (!s) return;
+  const { page, errors } = await open(t, s);
+  await write(s.daemon, 'flood', ['the flood comes next']);
+  await page.waitForSelector('#list .entry .msg >> text=the flood comes next');
+  const N = 105_000;
+  for (let k = 0; k < N; k += 5000) await write(s.daemon, 'flood', Array.from({ length: 5000 }, (_, j) => `line ${k + j}`));
+  const ring = await inRing(s.daemon, `line ${N - 1}`);
+  const last = ring.at(-1) as number;
+  await waitHolds(page, last);
+  const seqs = await pageSeqs(page);
+  assert.equal(seqs.length, 100_000);
+  assert.equal(await page.evaluate(() => (window as unknown as { memlogPage: MemlogPageHook }).memlogPage.held()), 100_000);
+  assert.equal(seqs.at(-1), last);
+  assertContinuous(seqs, 'the newest 100,000');
+  await page.waitForSelector(`#list .entry[data-seq="${last}"]`);
   assert.ok((await page.locator('#list .entry').count()) <= 300);
   assert.deepEqual(errors, []);
 });

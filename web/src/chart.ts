@@ -100,6 +100,8 @@ export class VolumeChart {
     } else {
       this.plot.setData(data);
     }
+    // uPlot ranges x to the data (the buckets' middles; a lone one gets a day): the buckets' span instead.
+    this.plot.setScale('x', { min: this.xMin, max: this.xMax });
     this.showLegend(null);
   }
 
@@ -156,7 +158,7 @@ export class VolumeChart {
       legend: { show: false },
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false }, y: false },
       select: { show: true, left: 0, top: 0, width: 0, height: 0 },
-      scales: { x: { time: true, range: () => [this.xMin, this.xMax] }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.1] } },
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.1] } },
       axes: [
         { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } },
         { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { show: false }, size: 44 },

@@ -59,6 +59,8 @@ export class Feed {
   private daemon: string | undefined;
   private lastSeq = -1;
   private helloNext = -1;
+  /** The daemon the open EventSource's URL names (undefined: none, a fresh follow). */
+  private urlDaemon: string | undefined;
 
   constructor(private readonly on: FeedEvents) {}
 
@@ -82,7 +84,7 @@ export class Feed {
   resume(): void {
     if (this.state !== 'paused' || !this.filters) return;
     this.stop();
-    this.open(true);
+    this.open(true, 'following');
   }
 
   /** The entries of a time window, once (the filters hold since and/or until). */
@@ -119,21 +121,25 @@ export class Feed {
     return this.helloNext > 0 ? this.helloNext - 1 : undefined;
   }
 
-  private open(resuming: boolean): void {
+  /** Opens the EventSource; the state shown until it is open is following (asked for) or reconnecting (after a failure). */
+  private open(resuming: boolean, until: 'following' | 'reconnecting' = resuming ? 'reconnecting' : 'following'): void {
     const filters = this.filters as Filters;
     const q = filterParams(filters);
     const after = this.cursor();
+    this.urlDaemon = undefined;
     if (resuming && after !== undefined && this.daemon !== undefined) {
       q.set('after', String(after));
       q.set('daemon', this.daemon);
-    } else if (!resuming) {
+      this.urlDaemon = this.daemon;
+    } else {
+      // Nothing to resume after (nothing came yet): the recent past, as a fresh follow.
       q.set('n', String(FOLLOW_BACKLOG));
     }
     const gen = this.gen;
     const url = `/api/follow?${q}`;
     const es = new EventSource(url);
     this.es = es;
-    this.setState(resuming ? 'reconnecting' : 'following');
+    this.setState(until);
     es.onopen = () => {
       if (gen !== this.gen) return;
       this.setState('following');
@@ -178,12 +184,14 @@ export class Feed {
     });
     es.onerror = () => {
       if (gen !== this.gen) return;
-      if (es.readyState === EventSource.CONNECTING) {
-        // The browser reconnects by itself, with Last-Event-ID.
+      // The browser reconnects by itself, with Last-Event-ID, to the same URL: fine when that URL names the
+      // daemon whose seqs these are (a restarted memlogd then sends all of its own entries, not those after an
+      // old seq of another daemon). A URL without it, or with another, is replaced by one with it, below.
+      if (es.readyState === EventSource.CONNECTING && (this.daemon === undefined || this.urlDaemon === this.daemon)) {
         this.setState('reconnecting');
         return;
       }
-      // Closed for good (an answer that is not an event stream): find out why, then try again later.
+      // Closed for good (an answer that is not an event stream), or to be replaced: find out why, then open again.
       es.close();
       this.setState('reconnecting');
       void this.explain(gen);

@@ -65,6 +65,12 @@ export class VirtualList {
     this.rows = document.createElement('div');
     this.rows.className = 'rows';
     el.append(this.spacer, this.rows);
+    // The tooltip is made when the pointer comes to a row, not for every row drawn (thousands a second).
+    this.rows.addEventListener('pointerover', (ev) => {
+      const target = (ev.target as Element).closest('.rows > div');
+      const row = this.pool.find((r) => r.el === target);
+      if (row?.shown && row.el.title === '') row.el.title = tooltip(row.shown);
+    });
     this.viewH = el.clientHeight;
     new ResizeObserver(() => {
       this.viewH = this.el.clientHeight;
@@ -166,6 +172,6 @@ export class VirtualList {
     row.time.textContent = shortLocal(h.ms);
     row.source.textContent = h.source;
     row.msg.textContent = h.msg;
-    row.el.title = tooltip(h);
+    row.el.title = '';
   }
 }
