@@ -55,12 +55,9 @@ const INIT_SCRIPT = `(() => {
   const tick = (t) => { frames.push(t); requestAnimationFrame(tick); };
   requestAnimationFrame(tick);
   try {
+    // Kept as they come (the observer's own time shows in the timeline: the least work here); read after the window.
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) {
-        const scripts = (e.scripts || []).map((x) => ({ what: (x.invoker || x.invokerType || '?') + ' ' + (x.sourceFunctionName || ''), duration: x.duration, layout: x.forcedStyleAndLayoutDuration || 0 }));
-        const end = e.startTime + e.duration;
-        loaf.push({ start: e.startTime, duration: e.duration, blocking: e.blockingDuration || 0, render: e.renderStart ? end - e.renderStart : 0, styleLayout: e.styleAndLayoutStart ? end - e.styleAndLayoutStart : 0, scripts });
-      }
+      for (const e of list.getEntries()) loaf.push(e);
     }).observe({ type: 'long-animation-frame', buffered: true });
   } catch (e) {
     bench.loafError = String(e);
@@ -105,7 +102,16 @@ function windowScript(from: Mark, to: Mark): string {
   const b = window.__memlogBench;
   const deltas = [];
   for (let i = 1; i < b.frames.length; i++) if (b.frames[i] > ${from.now} && b.frames[i] <= ${to.now}) deltas.push(b.frames[i] - b.frames[i - 1]);
-  const loaf = b.loaf.filter((e) => e.start >= ${from.now} && e.start < ${to.now});
+  const loaf = b.loaf.filter((e) => e.startTime >= ${from.now} && e.startTime < ${to.now}).map((e) => {
+    const end = e.startTime + e.duration;
+    return {
+      duration: e.duration,
+      blocking: e.blockingDuration || 0,
+      render: e.renderStart ? end - e.renderStart : 0,
+      styleLayout: e.styleAndLayoutStart ? end - e.styleAndLayoutStart : 0,
+      scripts: (e.scripts || []).map((x) => ({ what: (x.invoker || x.invokerType || '?') + ' ' + (x.sourceFunctionName || ''), duration: x.duration })),
+    };
+  });
   const invokers = {};
   for (const e of loaf) for (const x of e.scripts) invokers[x.what] = (invokers[x.what] || 0) + x.duration;
   const all = window.memlogPage.seqs();
