@@ -77,7 +77,7 @@ interface Mark {
   state: string;
 }
 
-interface Window {
+interface Measured {
   /** rAF deltas of frames that began in the window, ms. */
   deltas: number[];
   loafCount: number;
@@ -148,8 +148,8 @@ function isMark(v: unknown): v is Mark {
   return typeof m === 'object' && m !== null && typeof m.now === 'number' && typeof m.held === 'number' && typeof m.last === 'number' && typeof m.state === 'string';
 }
 
-function isWindow(v: unknown): v is Window {
-  const w = v as Window;
+function isMeasured(v: unknown): v is Measured {
+  const w = v as Measured;
   return typeof w === 'object' && w !== null && Array.isArray(w.deltas) && typeof w.received === 'number' && typeof w.missing === 'number';
 }
 
@@ -250,7 +250,7 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
     const next = (await queryStatus(plan.querySocket, 10_000)).ring.next;
     if (!isMark(from) || !isMark(to)) throw new Error(`the page's test hook answered ${JSON.stringify([from, to]).slice(0, 200)}`);
     const w: unknown = await page.evaluate(windowScript(from, to));
-    if (!isWindow(w)) throw new Error(`the frame window read back ${JSON.stringify(w).slice(0, 200)}`);
+    if (!isMeasured(w)) throw new Error(`the frame window read back ${JSON.stringify(w).slice(0, 200)}`);
     const done = await writer.nextWith('done', seconds * 1000 + 10_000);
     if (w.loafError) plan.note(`no long-animation-frame entries: ${w.loafError}`);
     if (w.firstHeld > from.last) plan.note(`the page had dropped entries of the window by its end (oldest held ${w.firstHeld}): the received count is short`);
