@@ -14,7 +14,9 @@ import zlib from 'node:zlib';
 import { extract } from 'tar-stream';
 import http from 'node:http';
 import { queryStatus } from '../src/clients/query-client.js';
-import { BIN, ROOT, openStream, run, startDaemon, tmpdir, waitFor, type DaemonProcess } from './helpers.js';
+import { startWebServer } from '../src/web/server.js';
+import { classify, EventBatch } from '../src/web/sse-events.js';
+import { BIN, ROOT, openStream, run, startDaemon, startPersister, tmpdir, waitFor, type DaemonProcess } from './helpers.js';
 import { EventReader, request, startWeb } from './web-helpers.js';
 
 async function write(daemon: DaemonProcess, name: string, lines: string[]): Promise<void> {
@@ -90,13 +92,17 @@ test('entries and follow: a bad parameter is a 400 naming it, in one line', asyn
     ['grep=(', /^invalid value "\(" for grep: /],
     ['source=a%00b', /^invalid value "a\\u0000b" for source: a glob cannot contain a NUL/],
     ['i=maybe', /^invalid value "maybe" for i: /],
-    ['daemon=abc', /^invalid value "abc" for daemon: .*after/],
     ['grep=a&grep=b', /^parameter grep given more than once\n$/],
     ['o=short', /^unknown parameter "o"/],
     ['socket=/etc/passwd', /^unknown parameter "socket"/],
   ];
+  const only: Record<string, [string, RegExp][]> = {
+    '/api/entries': [['daemon=abc', /^invalid value "abc" for daemon: .*after/]],
+    // On a stream, `daemon` alone says whose seq a reconnect's Last-Event-ID will be: only its form is checked.
+    '/api/follow': [[`daemon=${'x'.repeat(65)}`, /^invalid value "x+" for daemon: a daemon id is 1 to 64 characters/]],
+  };
   for (const endpoint of ['/api/entries', '/api/follow']) {
-    for (const [query, message] of bad) {
+    for (const [query, message] of [...bad, ...only[endpoint]]) {
       const got = await request(web.url, `${endpoint}?${query}`);
       assert.equal(got.status, 400, `${endpoint}?${query}: ${got.text}`);
       assert.equal(got.headers['content-type'], 'text/plain; charset=utf-8');
@@ -380,4 +386,72 @@ test('memlog web is a command of memlog, with one-line usage errors', async () =
   assert.match(bad.stderr, /^memlog-web: invalid value "nonsense" for flag -listen: /);
   assert.equal(bad.stderr.split('\n').length, 2);
   void spawn;
+});
+
+test("entries with -log-dir: the persister's files and the ring merged, as logread -log-dir prints them", async (t) => {
+  const dir = tmpdir(t);
+  const logDir = path.join(dir, 'log');
+  // A small ring: the older lines are on disk only.
+  const daemon = await startDaemon(t, dir, ['-max-lines', '30']);
+  startPersister(t, daemon.querySocket, logDir, ['-format', 'json']);
+  for (let i = 0; i < 100; i += 10) {
+    await write(daemon, 'svc', Array.from({ length: 10 }, (_, j) => `disk ${i + j}`));
+    await waitFor(`disk ${i + 9} on disk`, () => fs.existsSync(path.join(logDir, 'svc.log')) && fs.readFileSync(path.join(logDir, 'svc.log'), 'utf8').includes(`"disk ${i + 9}"`));
+  }
+  const web = await startWeb(t, ['-listen', '127.0.0.1:0', '-socket', daemon.querySocket, '-log-dir', logDir]);
+  for (const [query, flags] of [
+    ['source=svc', ['-source', 'svc']],
+    ['source=svc&n=5', ['-source', 'svc', '-n', '5']],
+    ['grep=^disk 1[0-9]$', ['-grep', '^disk 1[0-9]$']],
+  ] as [string, string[]][]) {
+    const expected = await run(BIN('logread'), ['-socket', daemon.querySocket, '-log-dir', logDir, '-o', 'json', ...flags]);
+    assert.equal(expected.code, 0, expected.stderr);
+    const got = await request(web.url, `/api/entries?${query.replace(/ /g, '%20')}`);
+    assert.equal(got.status, 200, got.text);
+    assert.equal(got.text, expected.stdout, query);
+  }
+  const all = (await request(web.url, '/api/entries?source=svc')).text.trim().split('\n');
+  assert.equal(all.length, 100, 'the ring holds 30: the rest came from the disk');
+  // A cursor into the ring cannot be mixed with the disk.
+  const after = await request(web.url, '/api/entries?after=3');
+  assert.equal(after.status, 400);
+  assert.match(after.text, /^invalid value "3" for after: a cursor into the ring, it cannot be used with -log-dir\n$/);
+});
+
+test('follow: the stream ends when memlogd closes it; a quiet stream gets keepalive comments', async (t) => {
+  const dir = tmpdir(t);
+  const daemon = await startDaemon(t, dir);
+  const web = await startWebServer({ host: '127.0.0.1', port: 0, socket: daemon.querySocket, keepaliveMs: 50, log: () => {} });
+  t.after(() => web.close());
+  const es = await EventReader.open(web.url, '/api/follow');
+  t.after(() => es.close());
+  await es.waitForEvent('hello', (e) => e.event === 'hello');
+  await waitFor('two keepalive comments', () => es.comments >= 2);
+  assert.equal(es.events.length, 1, 'comments are not events');
+  await daemon.stop();
+  await waitFor('the event stream to end with memlogd', () => es.ended);
+});
+
+test("follow's events from memlogd's lines: the seq found without parsing, loss markers and skipped reports named", () => {
+  const line = (o: Record<string, unknown>): Buffer => Buffer.from(JSON.stringify(o));
+  const entry = line({ time: 't', source: 'a,"seq":1', msg: 'x ,"seq":5 ,"lost":{} \\",\\"seq\\":7', seq: 42, pid: 3, sd: { seq: 9 } });
+  const kind = classify(entry);
+  assert.equal(kind.kind, 'entry');
+  assert.equal(kind.kind === 'entry' && entry.toString('latin1', kind.seqStart, kind.seqEnd), '42');
+  // A loss marker's sources may be named anything, "seq" too.
+  assert.deepEqual(classify(line({ time: 't', source: 'memlogd', msg: 'lost 3 entries', lost: { from: 1, to: 3, count: 3, sources: { a: 1, seq: 2 }, unknown: 0 } })), { kind: 'lost' });
+  assert.deepEqual(classify(line({ time: 't', source: 'memlogd', msg: 'skipped 1 entry', skipped: 1 })), { kind: 'skipped' });
+  assert.deepEqual(classify(line({ time: 't', source: 'memlogd', msg: 'error: no' })), { kind: 'other' });
+  assert.deepEqual(classify(Buffer.from('not json')), { kind: 'other' });
+  const batch = new EventBatch();
+  batch.add(entry);
+  batch.add(line({ time: 't', source: 'memlogd', msg: 'm', lost: { from: 1, to: 1, count: 1, sources: {}, unknown: 1 } }));
+  batch.add(line({ time: 't', source: 'memlogd', msg: 'm', skipped: 2 }));
+  const text = batch.take().toString();
+  assert.ok(batch.empty);
+  const blocks = text.split('\n\n');
+  assert.equal(blocks.pop(), '');
+  assert.equal(blocks[0], `id: 42\ndata: ${entry.toString()}`);
+  assert.match(blocks[1], /^event: lost\ndata: \{"time":"t","source":"memlogd","msg":"m","lost":\{/);
+  assert.match(blocks[2], /^event: skipped\ndata: \{"time":"t","source":"memlogd","msg":"m","skipped":2\}$/);
 });

@@ -213,3 +213,26 @@ test('the page and its assets with their content types; nothing outside the page
     assert.ok(!a.text.includes('outside the page') && !a.text.includes('not for browsers') && !a.text.includes('"name"'), p);
   }
 });
+
+test('without -token, only requests for an IP address or localhost are answered (no DNS rebinding)', async (t) => {
+  const dir = tmpdir(t);
+  const daemon = await startDaemon(t, dir);
+  const web = await server(t, { socket: daemon.querySocket, pageDir: pageDir(dir) });
+  const port = new URL(web.url).port;
+  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST.:${port}`, `[::1]:${port}`, '127.0.0.1']) {
+    const a = await request(web.url, '/api/status', { headers: { Host: host } });
+    assert.equal(a.status, 200, host);
+  }
+  for (const host of [`attacker.example:${port}`, 'attacker.example', `localhost.attacker.example:${port}`, `127.0.0.1.nip.io:${port}`, '[bad]:80']) {
+    for (const p of ['/', '/api/status', '/api/entries', '/assets/app.js']) {
+      const a = await request(web.url, p, { headers: { Host: host } });
+      assert.equal(a.status, 403, `${host} ${p}: ${a.text}`);
+      assertSecurityHeaders(a, host);
+      assert.match(a.text, /^forbidden: /);
+    }
+  }
+  // With a token the token is the guard, whatever name the server is reached by.
+  const guarded = await server(t, { socket: daemon.querySocket, token: TOKEN, pageDir: pageDir(path.join(dir, 'g')) });
+  const a = await request(guarded.url, '/api/status', { headers: { Host: 'logs.example.org', Authorization: `Bearer ${TOKEN}` } });
+  assert.equal(a.status, 200);
+});

@@ -11,6 +11,7 @@ import { queryStatus } from '../clients/query-client.js';
 import { projectRoot } from '../paths.js';
 import { TokenCheck, tokenCookie } from './auth.js';
 import { bundleRoute } from './bundle-route.js';
+import { hostAllowed } from './host-check.js';
 import { entriesRoute, unreachable } from './entries-route.js';
 import { followRoute, KEEPALIVE_MS } from './follow-route.js';
 import { urlOf } from './listen-address.js';
@@ -79,6 +80,9 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       return void res.end();
     }
     if (tokens && !tokens.allows(req)) return refuse(res);
+    if (!tokens && !hostAllowed(req.headers.host)) {
+      return sendText(res, 403, 'forbidden: without -token the server answers only requests for an IP address or localhost (Host header), not a name');
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, `method ${req.method ?? ''} not allowed: GET or HEAD`, { Allow: 'GET, HEAD' });
     const p = url.pathname;
     if (p === '/api/entries') return entriesRoute(req, res, params, target, log);

@@ -104,7 +104,8 @@ export function entriesOptions(params: URLSearchParams, target: ReadTarget, nowM
  * /api/follow: where to start. `Last-Event-ID` (the browser's EventSource
  * reconnecting) or `after`: after that seq (of `daemon` if given, else the
  * running daemon's); else with `n`: the last n matching, then live; else only
- * new entries. The ring only: the persister's files hold nothing newer.
+ * new entries (`daemon` alone is then kept for a reconnect's Last-Event-ID).
+ * The ring only: the persister's files hold nothing newer.
  */
 export function followOptions(params: URLSearchParams, lastEventId: string | undefined, target: ReadTarget, nowMs = Date.now()): ReadOptions {
   const values = paramFlags(params);
@@ -116,5 +117,11 @@ export function followOptions(params: URLSearchParams, lastEventId: string | und
     values['after-seq'] = Number(lastEventId);
   }
   if (values['after-seq'] !== undefined) delete values.n;
+  else if (values.daemon !== undefined) {
+    // Whose seq a Last-Event-ID will be: a page opens its stream naming the daemon its status showed, so that the
+    // EventSource's own reconnect after a memlogd restart resumes right. Until there is a cursor it changes nothing.
+    if (values.daemon.length > 64) throw new ParamError(`invalid value ${JSON.stringify(values.daemon)} for daemon: a daemon id is 1 to 64 characters`);
+    delete values.daemon;
+  }
   return checked({ ...values, o: 'json', f: true, socket: target.socket }, nowMs);
 }
