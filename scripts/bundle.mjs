@@ -43,7 +43,8 @@ await build({
   platform: 'browser',
   format: 'esm',
   target: ['chrome100', 'firefox100', 'safari15'],
-  minify: true,
+  // MEMLOG_WEB_NO_MINIFY=1 keeps names readable, for a browser profile of the page.
+  minify: !process.env.MEMLOG_WEB_NO_MINIFY,
   legalComments: 'none',
   logLevel: 'warning',
 });

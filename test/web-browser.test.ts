@@ -4,7 +4,7 @@
  * person sees, by the page's stable ids and classes (WEB-CONTRACT.md) and its
  * read-only test hook window.memlogPage.
  */
-import { after, test } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
@@ -26,7 +26,7 @@ interface Setup {
 }
 
 /** memlogd, memlog-web and the browser; undefined (the test skipped loudly) without chromium. */
-async function setup(t: Parameters<typeof tmpdir>[0] & { name: string; skip(message?: string): void; after(fn: () => unknown): void }, flags: string[] = []): Promise<Setup | undefined> {
+async function setup(t: TestContext, flags: string[] = []): Promise<Setup | undefined> {
   shared ??= launchChromium({ after: (fn) => closers.push(fn) });
   const browser = await shared;
   if (typeof browser === 'string') {
@@ -166,18 +166,32 @@ test('filters and the URL agree: a filter set in the page goes into the URL, a U
   });
   await waitRows(page, ['timeout waiting for auth'], 'sshd, err, grep -i TIMEOUT');
   assert.equal(await page.textContent('#state'), 'following');
+  // A pattern the server refuses: said in one line, and the page waits, paused, for a better one.
+  await page.fill('#grep', 'time(out');
+  await page.press('#grep', 'Enter');
+  await page.waitForFunction(() => document.getElementById('state')?.textContent === 'paused');
+  assert.match((await page.textContent('#problem')) ?? '', /grep/);
+  assert.equal(await page.isVisible('#problem'), true);
+  await page.fill('#grep', 'TIMEOUT');
+  await page.press('#grep', 'Enter');
+  await waitRows(page, ['timeout waiting for auth'], 'grep -i TIMEOUT again');
+  await page.waitForFunction(() => document.getElementById('state')?.textContent === 'following');
+  assert.equal(await page.isVisible('#problem'), false);
 
   // A link to a view: the controls show it and the rows match it, live ones too.
-  const linked = await open(t, s, '?source=sshd&p=err&grep=timeout');
+  const linked = await open(t, s, '?source=sshd&p=err&grep=timeout&since=-1h');
   await waitRows(linked.page, ['timeout waiting for auth'], 'the linked view');
   assert.equal(await linked.page.isChecked('#sources input[name=source][value=sshd]'), true);
   assert.equal(await linked.page.isChecked('#sources input[name=source][value=cron]').catch(() => false), false);
   assert.equal(await linked.page.inputValue('#priority'), 'err');
   assert.equal(await linked.page.inputValue('#grep'), 'timeout');
+  assert.equal(await linked.page.inputValue('#since'), '-1h');
+  assert.equal(await linked.page.textContent('#state'), 'following', 'a start alone still follows');
   await write(s.daemon, 'cron', ['<3>timeout again in cron']);
   await write(s.daemon, 'sshd', ['<6>timeout but only info', '<2>timeout, critical']);
   await waitRows(linked.page, ['timeout waiting for auth', 'timeout, critical'], 'the linked view, following');
-  assert.deepEqual(errors, []);
+  // The refused pattern's 400 is the one error the first page logged.
+  assert.deepEqual(errors.filter((e) => !/status of 400/.test(e)), []);
   assert.deepEqual(linked.errors, []);
 });
 
@@ -203,6 +217,30 @@ test('pause and resume lose nothing: what is written while paused arrives on res
   assertContinuous(seqs, 'after resume');
   assert.deepEqual(seqs, ring, 'the page holds exactly what the ring holds');
   assert.equal(await page.locator('#list .lost').count(), 0);
+  assert.deepEqual(errors, []);
+});
+
+test('a pause longer than the ring: on resume a loss row says what the ring dropped, then the ring follows', async (t) => {
+  const s = await setup(t, ['-max-lines', '50']);
+  if (!s) return;
+  await write(s.daemon, 'app', Array.from({ length: 10 }, (_, k) => `before ${k}`));
+  const { page, errors } = await open(t, s);
+  await waitHolds(page, (await inRing(s.daemon, 'before 9')).at(-1) as number);
+  const before = await pageSeqs(page);
+  await page.click('#pause');
+  await page.waitForFunction(() => document.getElementById('state')?.textContent === 'paused');
+  await write(s.daemon, 'app', Array.from({ length: 200 }, (_, k) => `while paused ${k}`));
+  const ring = await inRing(s.daemon, 'while paused 199');
+  assert.ok(ring[0] > (before.at(-1) as number) + 1, 'the ring moved past what the page held');
+  await page.click('#pause');
+  await waitHolds(page, ring.at(-1) as number);
+  // The loss row sits after what was held before the pause: near the top of the list.
+  await page.$eval('#list', (el) => el.scrollTo(0, 0));
+  const lost = page.locator('#list .lost');
+  await lost.first().waitFor();
+  assert.match((await lost.first().textContent()) ?? '', new RegExp(`lost ${ring[0] - (before.at(-1) as number) - 1} entries`));
+  // What was held, then the loss row, then all the ring holds.
+  assert.deepEqual(await pageSeqs(page), [...before, ...ring]);
   assert.deepEqual(errors, []);
 });
 
@@ -337,4 +375,22 @@ test('past 100,000 entries the page holds the newest 100,000, still continuous, 
   await page.waitForSelector(`#list .entry[data-seq="${last}"]`);
   assert.ok((await page.locator('#list .entry').count()) <= 300);
   assert.deepEqual(errors, []);
+});
+
+test('light and dark themes follow the system preference', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  const luminance = async (scheme: 'light' | 'dark'): Promise<number> => {
+    const p = await openPage(s.browser, s.web.url, { colorScheme: scheme });
+    t.after(() => p.context.close());
+    await p.page.waitForSelector('#list .entry');
+    const [bg, fg] = await p.page.$eval('#list', (el) => [getComputedStyle(el).backgroundColor, getComputedStyle(el).color]);
+    const rgb = (c: string): number[] => (c.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map(Number);
+    const l = (c: string): number => rgb(c).reduce((a, b) => a + b, 0) / (3 * 255);
+    assert.ok(Math.abs(l(bg) - l(fg)) > 0.5, `${scheme}: text ${fg} on ${bg} is readable`);
+    assert.deepEqual(p.errors, []);
+    return l(bg);
+  };
+  assert.ok((await luminance('light')) > 0.8, 'light: a light list');
+  assert.ok((await luminance('dark')) < 0.2, 'dark: a dark list');
 });

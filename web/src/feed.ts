@@ -207,7 +207,11 @@ export class Feed {
       const r = await fetch(`/api/entries?${q}`);
       const text = r.ok ? '' : (await r.text()).trim().split('\n')[0];
       if (gen !== this.gen) return;
-      if (r.status === 400) retry = false;
+      // A filter the server refuses: nothing to retry until it changes; paused, so Resume tries again.
+      if (r.status === 400) {
+        retry = false;
+        this.setState('paused');
+      }
       this.on.problem(r.ok ? '' : text || `the server answered ${r.status}`);
     } catch {
       if (gen !== this.gen) return;
