@@ -18,6 +18,7 @@
  * memlog web's and memlogd's: the browser shares the machine with them.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Helper, numberField, sleep, timeField, type Scope } from './children.js';
 import type { Values } from './figures.js';
@@ -235,7 +236,16 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
     writer.send('go');
     await sleep(plan.warmMs);
     const from: unknown = await page.evaluate(MARK);
-    const cpu0 = { machine: machineCpu(), web: cpuMicros(plan.webPid), daemon: cpuMicros(plan.daemonPid), chromium: chromiumCpu(chromiumPath), t: process.hrtime.bigint() };
+    const writerPid = writer.child.pid as number;
+    const cpu0 = {
+      machine: machineCpu(),
+      web: cpuMicros(plan.webPid),
+      daemon: cpuMicros(plan.daemonPid),
+      writer: cpuMicros(writerPid),
+      bench: process.cpuUsage(),
+      chromium: chromiumCpu(chromiumPath),
+      t: process.hrtime.bigint(),
+    };
     await sleep(plan.measureMs);
     const to: unknown = await page.evaluate(MARK);
     const machine1 = machineCpu();
@@ -243,8 +253,13 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
     const wallMicros = Number(process.hrtime.bigint() - cpu0.t) / 1000;
     const webPct = (100 * (cpuMicros(plan.webPid) - cpu0.web)) / wallMicros;
     const daemonPct = (100 * (cpuMicros(plan.daemonPid) - cpu0.daemon)) / wallMicros;
+    const writerPct = (100 * (cpuMicros(writerPid) - cpu0.writer)) / wallMicros;
+    const benchUse = process.cpuUsage(cpu0.bench);
+    const benchPct = (100 * (benchUse.user + benchUse.system)) / wallMicros;
     const chromiumUse = cpuBetween(cpu0.chromium, chromiumCpu(chromiumPath));
     const chromiumPct = (100 * chromiumUse.all) / wallMicros;
+    // What the machine did besides this scenario's processes (another job on it), in cores' percent.
+    const othersPct = Math.max(0, busyPct * os.cpus().length - chromiumPct - webPct - daemonPct - writerPct - benchPct);
     const byType = [...chromiumUse.byType].sort((x, y) => y[1] - x[1]).map(([type, us]) => `${type} ${((100 * us) / wallMicros).toFixed(0)}%`);
     // The ring's newest entry just after: how far behind the page was.
     const next = (await queryStatus(plan.querySocket, 10_000)).ring.next;
@@ -284,6 +299,7 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
       webCpuPct: webPct,
       daemonCpuPct: daemonPct,
       chromiumCpuPct: chromiumPct,
+      othersCpuPct: othersPct,
     };
   } finally {
     await context.close();

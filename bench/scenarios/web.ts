@@ -225,6 +225,7 @@ export const web: Scenario = {
       { key: 'pageBehind', label: "  entries behind the ring's newest at the end", format: 'count' },
       { key: 'pageFollowing', label: "  the page's state at the end is 'following' (1: yes)", format: 'count', target: { op: '==', value: 1, note: 'a check' } },
       { key: 'machineBusyPct', label: '  machine CPU busy meanwhile (all cores, all processes)', format: 'pct' },
+      { key: 'othersCpuPct', label: "  other processes than this scenario's meanwhile (% of a core)", format: 'pct' },
       { key: 'chromiumCpuPct', label: "  this bench's chromium CPU meanwhile (all its processes, % of a core)", format: 'pct' },
       { key: 'idleChromiumCpuPct', label: '  idle: its chromium CPU (% of a core)', format: 'pct' },
       { key: 'webCpuPct', label: '  memlog web CPU meanwhile (% of a core)', format: 'pct' },
