@@ -7,7 +7,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -385,7 +384,6 @@ test('memlog web is a command of memlog, with one-line usage errors', async () =
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^memlog-web: invalid value "nonsense" for flag -listen: /);
   assert.equal(bad.stderr.split('\n').length, 2);
-  void spawn;
 });
 
 test("entries with -log-dir: the persister's files and the ring merged, as logread -log-dir prints them", async (t) => {
