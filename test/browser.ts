@@ -90,15 +90,3 @@ export async function pageSeqs(page: Page): Promise<number[]> {
 export async function pageState(page: Page): Promise<string> {
   return page.evaluate(() => (window as unknown as { memlogPage: MemlogPageHook }).memlogPage.state());
 }
-
-/** Waits until the page holds entries whose messages include each of msgs (by their rows' text or the hook). */
-export async function waitForMessages(page: Page, msgs: string[], timeoutMs = 30_000): Promise<void> {
-  await page.waitForFunction(
-    (want: string[]) => {
-      const shown = new Set(Array.from(document.querySelectorAll('#list .entry .msg'), (el) => el.textContent ?? ''));
-      return want.every((m) => shown.has(m));
-    },
-    msgs,
-    { timeout: timeoutMs, polling: 50 },
-  );
-}

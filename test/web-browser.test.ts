@@ -7,6 +7,7 @@
 import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { dump, openStream, startDaemon, tmpdir, waitFor, type DaemonProcess } from './helpers.js';
 import { skipLoudly } from './peers.js';
@@ -267,6 +268,27 @@ test('the web server restarts: the page says reconnecting, then resumes where it
     errors.filter((e) => !/ERR_CONNECTION_REFUSED|net::ERR_|Failed to load resource/.test(e)),
     [],
   );
+});
+
+test('memlogd restarts: the page says so and follows the new one, all of its entries', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  await write(s.daemon, 'app', ['from the first memlogd']);
+  const { page, errors } = await open(t, s);
+  const first = await inRing(s.daemon, 'from the first memlogd');
+  await waitHolds(page, first.at(-1) as number);
+  await s.daemon.stop();
+  // A new memlogd on the same sockets (memlog-web keeps its -socket path).
+  const again = await startDaemon(t, path.dirname(s.daemon.querySocket), ['-stream-priority-prefix']);
+  await write(again, 'app', ['from the second memlogd']);
+  const second = await inRing(again, 'from the second memlogd');
+  await page.waitForSelector('#list .notice .msg >> text=/memlogd restarted/', { timeout: 60_000 });
+  await page.waitForSelector('#list .entry .msg >> text=from the second memlogd', { timeout: 60_000 });
+  await page.waitForFunction(() => document.getElementById('state')?.textContent === 'following');
+  // What the first held, then every entry of the second from its first (its seqs start again).
+  assert.deepEqual(await pageSeqs(page), [...first, ...second]);
+  // While memlogd was away, memlog-web answered 502 and the browser logged it.
+  assert.deepEqual(errors.filter((e) => !/status of 502|net::ERR_/.test(e)), []);
 });
 
 test('log text that is HTML shows as that text and runs nothing, under the page own CSP', async (t) => {

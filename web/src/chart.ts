@@ -32,6 +32,18 @@ function readColours(el: Element): Map<string, string> {
   return new Map(names.map((n) => [n, style.getPropertyValue(n).trim() || '#888']));
 }
 
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
+
+/** A time axis label for v (seconds), as precise as the ticks' spacing (incr, seconds) needs. */
+function tickLabel(v: number, incr: number): string {
+  const d = new Date(v * 1000);
+  const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+  if (incr >= 86400) return `${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
+  if (incr >= 3600 && d.getHours() === 0 && d.getMinutes() === 0) return `${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
+  if (incr >= 60) return hm;
+  return `${hm}:${pad2(d.getSeconds())}`;
+}
+
 export class VolumeChart {
   mode: ChartMode = 'source';
   private plot: uPlot | undefined;
@@ -160,7 +172,8 @@ export class VolumeChart {
       select: { show: true, left: 0, top: 0, width: 0, height: 0 },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.1] } },
       axes: [
-        { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } },
+        // One line per tick, in the browser's time zone (uPlot's second line of dates is cut at the left edge).
+        { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, size: 34, space: 70, values: (_u, splits, _ax, _space, incr) => splits.map((v) => tickLabel(v, incr)) },
         { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { show: false }, size: 44 },
       ],
       series: [{}, ...drawn.map((s) => ({ label: s.label, stroke: s.color, fill: s.color, width: 0, paths: bars, points: { show: false } }))],

@@ -165,7 +165,7 @@ export class VirtualList {
       row.level.textContent = h.sev < 0 ? '' : LEVEL_SHORT[h.sev];
     } else {
       row.el.className = h.kind === 'lost' ? 'lost' : 'notice';
-      row.level.textContent = h.kind === 'lost' ? 'LOST' : 'NOTE';
+      row.level.textContent = h.kind === 'lost' ? 'LOST' : '—';
     }
     if (h.seq >= 0) row.el.dataset.seq = String(h.seq);
     else delete row.el.dataset.seq;

@@ -89,7 +89,7 @@ const chart = new VolumeChart(ui.chart, ui.legend, store, (from, to) => {
 const feed = new Feed({
   entry(h) {
     pending.push(h);
-    if (pending.length > 2 * MAX_HELD) pending = pending.slice(-MAX_HELD);
+    if (pending.length > MAX_HELD + MAX_HELD / 2) pending = pending.slice(-MAX_HELD);
     schedule();
   },
   state: showState,
