@@ -8,8 +8,9 @@
  * Usage: node paced-writer.js LOG_SOCKET RATE MS
  *
  * Prints {"ready":true} once the stream is handed over, starts on "go", and
- * prints {"done":true,"sent":N,"startAt":T,"endAt":T} after MS ms (times:
- * process.hrtime.bigint() as decimal strings), then exits.
+ * prints {"done":true,"sent":N,"startAt":T,"endAt":T} after MS ms or on
+ * "stop", whichever comes first (times: process.hrtime.bigint() as decimal
+ * strings), then exits.
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -42,17 +43,22 @@ stream.once('error', (err) => {
   process.exit(1);
 });
 
+let stop: () => void = () => process.exit(0);
+
 function run(): void {
   const start = process.hrtime.bigint();
   const end = start + BigInt(MS) * 1_000_000n;
   let sent = 0;
+  const finish = (now: bigint): void => {
+    clearInterval(timer);
+    report({ done: true, sent, startAt: String(start), endAt: String(now) });
+    stream.end();
+    setTimeout(() => process.exit(0), 100);
+  };
   const timer = setInterval(() => {
     const now = process.hrtime.bigint();
     if (now >= end) {
-      clearInterval(timer);
-      report({ done: true, sent, startAt: String(start), endAt: String(now) });
-      stream.end();
-      setTimeout(() => process.exit(0), 100);
+      finish(now);
       return;
     }
     const due = Math.min(Math.floor((RATE * Number(now - start)) / 1e9) - sent, Math.ceil(RATE / 20));
@@ -62,14 +68,17 @@ function run(): void {
     stream.write(parts.join(''));
     sent += due;
   }, 1);
+  stop = () => finish(process.hrtime.bigint());
 }
 
 let started = false;
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (s: string) => {
-  if (started || !s.includes('go')) return;
-  started = true;
-  run();
+  if (s.includes('stop')) stop();
+  else if (!started && s.includes('go')) {
+    started = true;
+    run();
+  }
 });
 process.stdin.on('end', () => process.exit(0));
 report({ ready: true });

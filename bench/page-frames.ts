@@ -159,6 +159,15 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
+/** cpuMicros, or undefined if the process has gone (a utility process of chromium may exit at any time). */
+function cpuOrUndefined(pid: number): number | undefined {
+  try {
+    return cpuMicros(pid);
+  } catch {
+    return undefined;
+  }
+}
+
 /** CPU time of this bench's chromium processes (all of them: browser, renderer, GPU, utility), µs, by pid, with each one's --type. */
 function chromiumCpu(chromiumPath: string): Map<number, { type: string; micros: number }> {
   const exe = fs.realpathSync(chromiumPath);
@@ -168,7 +177,8 @@ function chromiumCpu(chromiumPath: string): Map<number, { type: string; micros: 
     if (p.exe !== exe && path.basename(p.exe) !== 'chromium') continue;
     // Zygote children rewrite their command line as one string: look for the flag in all of it.
     const type = /--type=(\S+)/.exec(p.argv.join(' '))?.[1] ?? 'browser';
-    out.set(p.pid, { type, micros: cpuMicros(p.pid) });
+    const micros = cpuOrUndefined(p.pid);
+    if (micros !== undefined) out.set(p.pid, { type, micros });
   }
   return out;
 }
@@ -230,7 +240,8 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
     if (!Array.isArray(idle) || idle.some((d) => typeof d !== 'number')) throw new Error('the idle frames read back wrong');
     const idleSorted = (idle as number[]).sort((a, b) => a - b);
 
-    const seconds = (plan.warmMs + plan.measureMs) / 1000 + 1;
+    // The writer goes on a few seconds past the window, so that it is still there (and writing) when the window is read.
+    const seconds = (plan.warmMs + plan.measureMs) / 1000 + 4;
     const writer = new Helper('paced writer', 'paced-writer.js', [plan.logSocket, String(plan.rate), String(seconds * 1000)], scope);
     await writer.nextWith('ready', 30_000);
     writer.send('go');
@@ -241,7 +252,7 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
       machine: machineCpu(),
       web: cpuMicros(plan.webPid),
       daemon: cpuMicros(plan.daemonPid),
-      writer: cpuMicros(writerPid),
+      writer: cpuOrUndefined(writerPid) ?? 0,
       bench: process.cpuUsage(),
       chromium: chromiumCpu(chromiumPath),
       t: process.hrtime.bigint(),
@@ -253,7 +264,7 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
     const wallMicros = Number(process.hrtime.bigint() - cpu0.t) / 1000;
     const webPct = (100 * (cpuMicros(plan.webPid) - cpu0.web)) / wallMicros;
     const daemonPct = (100 * (cpuMicros(plan.daemonPid) - cpu0.daemon)) / wallMicros;
-    const writerPct = (100 * (cpuMicros(writerPid) - cpu0.writer)) / wallMicros;
+    const writerPct = (100 * ((cpuOrUndefined(writerPid) ?? cpu0.writer) - cpu0.writer)) / wallMicros;
     const benchUse = process.cpuUsage(cpu0.bench);
     const benchPct = (100 * (benchUse.user + benchUse.system)) / wallMicros;
     const chromiumUse = cpuBetween(cpu0.chromium, chromiumCpu(chromiumPath));
@@ -266,7 +277,8 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
     if (!isMark(from) || !isMark(to)) throw new Error(`the page's test hook answered ${JSON.stringify([from, to]).slice(0, 200)}`);
     const w: unknown = await page.evaluate(windowScript(from, to));
     if (!isMeasured(w)) throw new Error(`the frame window read back ${JSON.stringify(w).slice(0, 200)}`);
-    const done = await writer.nextWith('done', seconds * 1000 + 10_000);
+    writer.send('stop');
+    const done = await writer.nextWith('done', 10_000);
     if (w.loafError) plan.note(`no long-animation-frame entries: ${w.loafError}`);
     if (w.firstHeld > from.last) plan.note(`the page had dropped entries of the window by its end (oldest held ${w.firstHeld}): the received count is short`);
     plan.note(`page: chromium's CPU by process (% of a core): ${byType.join(', ')}`);
