@@ -14,12 +14,13 @@
  * holds), with the ring's newest seq at the window's end, so the figure says
  * whether the page kept up. Before the writer starts, the same page's frames
  * while nothing comes (the idle figures: what the machine gives a page at
- * rest). In the window, the machine's CPU use (all processes, /proc/stat) and
+ * rest), then a shorter window at a lower rate, for comparison. In the window, the machine's CPU use (all processes, /proc/stat) and
  * memlog web's and memlogd's: the browser shares the machine with them.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Page } from 'playwright-core';
 import { Helper, numberField, sleep, timeField, type Scope } from './children.js';
 import type { Values } from './figures.js';
 import { cpuMicros, machineCpu } from './proc-stats.js';
@@ -40,6 +41,10 @@ export interface PagePlan {
   logSocket: string;
   querySocket: string;
   rate: number;
+  /** A lower rate measured first, for comparison, with its own (shorter) warm-up and window. */
+  lowRate: number;
+  lowWarmMs: number;
+  lowMeasureMs: number;
   /** Frames measured before the writer starts: the page following an idle daemon. */
   idleMs: number;
   warmMs: number;
@@ -195,6 +200,68 @@ function cpuBetween(a: Map<number, { micros: number }>, b: Map<number, { type: s
   return { all, byType };
 }
 
+interface RateWindow {
+  from: Mark;
+  to: Mark;
+  w: Measured;
+  writerRate: number;
+  /** The ring's newest seq just after the window. */
+  next: number;
+  busyPct: number;
+  webPct: number;
+  daemonPct: number;
+  chromiumPct: number;
+  othersPct: number;
+  byType: string[];
+}
+
+/** A paced writer at rate into memlogd while the page follows: after warmMs, a window of measureMs, read in the page and from /proc. */
+async function followWindow(scope: Scope, page: Page, chromiumPath: string, plan: PagePlan, rate: number, warmMs: number, measureMs: number): Promise<RateWindow> {
+  // The writer goes on a few seconds past the window (it is stopped once the window is read): still writing while it is read.
+  const seconds = (warmMs + measureMs) / 1000 + 4;
+  const writer = new Helper('paced writer', 'paced-writer.js', [plan.logSocket, String(rate), String(seconds * 1000)], scope);
+  await writer.nextWith('ready', 30_000);
+  writer.send('go');
+  await sleep(warmMs);
+  const from: unknown = await page.evaluate(MARK);
+  const writerPid = writer.child.pid as number;
+  const cpu0 = {
+    machine: machineCpu(),
+    web: cpuMicros(plan.webPid),
+    daemon: cpuMicros(plan.daemonPid),
+    writer: cpuOrUndefined(writerPid) ?? 0,
+    bench: process.cpuUsage(),
+    chromium: chromiumCpu(chromiumPath),
+    t: process.hrtime.bigint(),
+  };
+  await sleep(measureMs);
+  const to: unknown = await page.evaluate(MARK);
+  const machine1 = machineCpu();
+  const busyPct = (100 * (machine1.busy - cpu0.machine.busy)) / Math.max(1, machine1.total - cpu0.machine.total);
+  const wallMicros = Number(process.hrtime.bigint() - cpu0.t) / 1000;
+  const webPct = (100 * (cpuMicros(plan.webPid) - cpu0.web)) / wallMicros;
+  const daemonPct = (100 * (cpuMicros(plan.daemonPid) - cpu0.daemon)) / wallMicros;
+  const writerPct = (100 * ((cpuOrUndefined(writerPid) ?? cpu0.writer) - cpu0.writer)) / wallMicros;
+  const benchUse = process.cpuUsage(cpu0.bench);
+  const benchPct = (100 * (benchUse.user + benchUse.system)) / wallMicros;
+  const chromiumUse = cpuBetween(cpu0.chromium, chromiumCpu(chromiumPath));
+  const chromiumPct = (100 * chromiumUse.all) / wallMicros;
+  // What the machine did besides this scenario's processes (another job on it), in cores' percent.
+  const othersPct = Math.max(0, busyPct * os.cpus().length - chromiumPct - webPct - daemonPct - writerPct - benchPct);
+  const byType = [...chromiumUse.byType].sort((x, y) => y[1] - x[1]).map(([type, us]) => `${type} ${((100 * us) / wallMicros).toFixed(0)}%`);
+  // The ring's newest entry just after: how far behind the page was.
+  const next = (await queryStatus(plan.querySocket, 10_000)).ring.next;
+  if (!isMark(from) || !isMark(to)) throw new Error(`the page's test hook answered ${JSON.stringify([from, to]).slice(0, 200)}`);
+  const w: unknown = await page.evaluate(windowScript(from, to));
+  if (!isMeasured(w)) throw new Error(`the frame window read back ${JSON.stringify(w).slice(0, 200)}`);
+  writer.send('stop');
+  const done = await writer.nextWith('done', 10_000);
+  const writerRate = numberField(done, 'sent') / (Number(timeField(done, 'endAt') - timeField(done, 'startAt')) / 1e9);
+  if (w.loafError) plan.note(`no long-animation-frame entries: ${w.loafError}`);
+  if (w.firstHeld > from.last) plan.note(`the page had dropped entries of the window by its end (oldest held ${w.firstHeld}): the received count is short`);
+  return { from, to, w, writerRate, next, busyPct, webPct, daemonPct, chromiumPct, othersPct, byType };
+}
+
 /** Why the figure cannot be measured here, or undefined. */
 export function pageSkipReason(): string | undefined {
   if (!findProgram('chromium')) return "no chromium on this machine (Debian's package: apt-get install chromium; the bench installs nothing)";
@@ -240,47 +307,17 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
     if (!Array.isArray(idle) || idle.some((d) => typeof d !== 'number')) throw new Error('the idle frames read back wrong');
     const idleSorted = (idle as number[]).sort((a, b) => a - b);
 
-    // The writer goes on a few seconds past the window, so that it is still there (and writing) when the window is read.
-    const seconds = (plan.warmMs + plan.measureMs) / 1000 + 4;
-    const writer = new Helper('paced writer', 'paced-writer.js', [plan.logSocket, String(plan.rate), String(seconds * 1000)], scope);
-    await writer.nextWith('ready', 30_000);
-    writer.send('go');
-    await sleep(plan.warmMs);
-    const from: unknown = await page.evaluate(MARK);
-    const writerPid = writer.child.pid as number;
-    const cpu0 = {
-      machine: machineCpu(),
-      web: cpuMicros(plan.webPid),
-      daemon: cpuMicros(plan.daemonPid),
-      writer: cpuOrUndefined(writerPid) ?? 0,
-      bench: process.cpuUsage(),
-      chromium: chromiumCpu(chromiumPath),
-      t: process.hrtime.bigint(),
-    };
-    await sleep(plan.measureMs);
-    const to: unknown = await page.evaluate(MARK);
-    const machine1 = machineCpu();
-    const busyPct = (100 * (machine1.busy - cpu0.machine.busy)) / Math.max(1, machine1.total - cpu0.machine.total);
-    const wallMicros = Number(process.hrtime.bigint() - cpu0.t) / 1000;
-    const webPct = (100 * (cpuMicros(plan.webPid) - cpu0.web)) / wallMicros;
-    const daemonPct = (100 * (cpuMicros(plan.daemonPid) - cpu0.daemon)) / wallMicros;
-    const writerPct = (100 * ((cpuOrUndefined(writerPid) ?? cpu0.writer) - cpu0.writer)) / wallMicros;
-    const benchUse = process.cpuUsage(cpu0.bench);
-    const benchPct = (100 * (benchUse.user + benchUse.system)) / wallMicros;
-    const chromiumUse = cpuBetween(cpu0.chromium, chromiumCpu(chromiumPath));
-    const chromiumPct = (100 * chromiumUse.all) / wallMicros;
-    // What the machine did besides this scenario's processes (another job on it), in cores' percent.
-    const othersPct = Math.max(0, busyPct * os.cpus().length - chromiumPct - webPct - daemonPct - writerPct - benchPct);
-    const byType = [...chromiumUse.byType].sort((x, y) => y[1] - x[1]).map(([type, us]) => `${type} ${((100 * us) / wallMicros).toFixed(0)}%`);
-    // The ring's newest entry just after: how far behind the page was.
-    const next = (await queryStatus(plan.querySocket, 10_000)).ring.next;
-    if (!isMark(from) || !isMark(to)) throw new Error(`the page's test hook answered ${JSON.stringify([from, to]).slice(0, 200)}`);
-    const w: unknown = await page.evaluate(windowScript(from, to));
-    if (!isMeasured(w)) throw new Error(`the frame window read back ${JSON.stringify(w).slice(0, 200)}`);
-    writer.send('stop');
-    const done = await writer.nextWith('done', 10_000);
-    if (w.loafError) plan.note(`no long-animation-frame entries: ${w.loafError}`);
-    if (w.firstHeld > from.last) plan.note(`the page had dropped entries of the window by its end (oldest held ${w.firstHeld}): the received count is short`);
+    const low = await followWindow(scope, page, chromiumPath, plan, plan.lowRate, plan.lowWarmMs, plan.lowMeasureMs);
+    const lowSorted = [...low.w.deltas].sort((a, b) => a - b);
+    const { from, to, w, writerRate, next, busyPct, webPct, daemonPct, chromiumPct, othersPct, byType } = await followWindow(
+      scope,
+      page,
+      chromiumPath,
+      plan,
+      plan.rate,
+      plan.warmMs,
+      plan.measureMs,
+    );
     plan.note(`page: chromium's CPU by process (% of a core): ${byType.join(', ')}`);
     plan.note(
       `page: long frames' time: scripts ${w.loafScriptMs.toFixed(0)} ms, style and layout ${w.loafStyleLayoutMs.toFixed(0)} ms, render ${w.loafRenderMs.toFixed(0)} ms; top scripts: ${w.invokers.join('; ') || '-'}`,
@@ -298,12 +335,16 @@ export async function pageFrames(scope: Scope, plan: PagePlan): Promise<Values |
       idleP95: percentile(idleSorted, 95),
       idleP50: percentile(idleSorted, 50),
       idleChromiumCpuPct: idleChromiumPct,
+      lowP95: percentile(lowSorted, 95),
+      lowP50: percentile(lowSorted, 50),
+      lowPageRate: low.w.received / ((low.to.now - low.from.now) / 1000),
+      lowChromiumCpuPct: low.chromiumPct,
       slowFramesPct: (100 * w.deltas.filter((d) => d > 1.5 * FRAME_60HZ).length) / Math.max(1, w.deltas.length),
       loafCount: w.loafCount,
       loafMaxMs: w.loafMaxMs,
       loafBlockingMs: w.loafBlockingMs,
       pageRate: w.received / windowSec,
-      writerRate: numberField(done, 'sent') / (Number(timeField(done, 'endAt') - timeField(done, 'startAt')) / 1e9),
+      writerRate,
       pageMissing: w.missing,
       pageBehind: Math.max(0, next - 1 - to.last),
       pageFollowing: to.state === 'following' ? 1 : 0,

@@ -47,6 +47,9 @@ const PAGE_RATE = 10_000;
 const PAGE_WARM_MS = 1500;
 const PAGE_MEASURE_MS = 7000;
 const PAGE_IDLE_MS = 2000;
+const PAGE_LOW_RATE = 1000;
+const PAGE_LOW_WARM_MS = 1000;
+const PAGE_LOW_MEASURE_MS = 3000;
 const ISSUE = 'issue 14';
 
 /** One filter, as query parameters, as logread's flags, and as memlogd's request. */
@@ -228,6 +231,10 @@ export const web: Scenario = {
       { key: 'othersCpuPct', label: "  other processes than this scenario's meanwhile (% of a core)", format: 'pct' },
       { key: 'chromiumCpuPct', label: "  this bench's chromium CPU meanwhile (all its processes, % of a core)", format: 'pct' },
       { key: 'idleChromiumCpuPct', label: '  idle: its chromium CPU (% of a core)', format: 'pct' },
+      { key: 'lowP95', label: `  at ${PAGE_LOW_RATE / 1000}k lines/s (before, ${PAGE_LOW_MEASURE_MS / 1000} s): frame time p95 ms`, format: 'ms' },
+      { key: 'lowP50', label: `  at ${PAGE_LOW_RATE / 1000}k lines/s: frame time p50 ms`, format: 'ms' },
+      { key: 'lowPageRate', label: `  at ${PAGE_LOW_RATE / 1000}k lines/s: lines/s the page received`, format: 'rate' },
+      { key: 'lowChromiumCpuPct', label: `  at ${PAGE_LOW_RATE / 1000}k lines/s: its chromium CPU (% of a core)`, format: 'pct' },
       { key: 'webCpuPct', label: '  memlog web CPU meanwhile (% of a core)', format: 'pct' },
       { key: 'daemonCpuPct', label: '  memlogd CPU meanwhile (% of a core)', format: 'pct' },
     ];
@@ -301,6 +308,9 @@ export const web: Scenario = {
         logSocket: daemon.logSocket,
         querySocket: query,
         rate: PAGE_RATE,
+        lowRate: PAGE_LOW_RATE,
+        lowWarmMs: PAGE_LOW_WARM_MS,
+        lowMeasureMs: PAGE_LOW_MEASURE_MS,
         idleMs: PAGE_IDLE_MS,
         warmMs: PAGE_WARM_MS,
         measureMs: PAGE_MEASURE_MS,
