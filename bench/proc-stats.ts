@@ -37,6 +37,14 @@ export function cpuTicksMicros(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_SECOND;
 }
 
+/** The whole machine's CPU time from /proc/stat, in ticks: busy (all but idle and iowait) and total, all cores summed. */
+export function machineCpu(): { busy: number; total: number } {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  const t = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = t.reduce((a, b) => a + b, 0);
+  return { busy: total - t[3] - t[4], total };
+}
+
 function statusField(pid: number, field: string): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);

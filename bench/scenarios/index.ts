@@ -14,6 +14,7 @@ import { stack } from './stack.js';
 import { start } from './start.js';
 import { syslog } from './syslog.js';
 import type { Scenario } from './types.js';
+import { web } from './web.js';
 
 export const SCENARIOS: Scenario[] = [
   start,
@@ -40,4 +41,5 @@ export const SCENARIOS: Scenario[] = [
   diskGrep,
   codecs,
   ...RING_SCENARIOS,
+  web,
 ];
