@@ -1,11 +1,12 @@
 /**
  * Where the entries come from: following (/api/follow, Server-Sent Events) or
  * a time window (/api/entries, JSON lines). Following can pause (the
- * EventSource is closed) and resume after the last seq held, of the same
+ * stream is closed) and resume after the last seq held, of the same
  * daemon, so that nothing is lost, or memlogd says in a loss marker what
  * its ring dropped meanwhile.
  */
 import { filterParams, type Filters } from './filters.js';
+import { SseParser, type SseEvent } from './sse.js';
 import { entryMs } from './time.js';
 import type { Held, Kind, WireEntry } from './store.js';
 
@@ -15,7 +16,7 @@ export type State = 'following' | 'paused' | 'reconnecting' | 'history';
 export const FOLLOW_BACKLOG = 500;
 /** At most this many entries of a time window (the page holds no more). */
 export const HISTORY_MAX = 100_000;
-/** Wait before opening again a follow that the browser gave up (the server's own retry is 2 s). */
+/** Wait before opening again a follow that ended or failed, unless the server said (its retry is 2 s). */
 const REOPEN_MS = 2000;
 
 export interface FeedEvents {
@@ -49,7 +50,6 @@ function parseWire(text: string): WireEntry | undefined {
 
 export class Feed {
   state: State = 'following';
-  private es: EventSource | undefined;
   private abort: AbortController | undefined;
   private reopenTimer: number | undefined;
   /** Bumped by every start: events of an earlier source are ignored. */
@@ -59,8 +59,6 @@ export class Feed {
   private daemon: string | undefined;
   private lastSeq = -1;
   private helloNext = -1;
-  /** The daemon the open EventSource's URL names (undefined: none, a fresh follow). */
-  private urlDaemon: string | undefined;
 
   constructor(private readonly on: FeedEvents) {}
 
@@ -101,8 +99,6 @@ export class Feed {
 
   stop(): void {
     this.gen++;
-    this.es?.close();
-    this.es = undefined;
     this.abort?.abort();
     this.abort = undefined;
     if (this.reopenTimer !== undefined) clearTimeout(this.reopenTimer);
@@ -121,108 +117,125 @@ export class Feed {
     return this.helloNext > 0 ? this.helloNext - 1 : undefined;
   }
 
-  /** Opens the EventSource; the state shown until it is open is following (asked for) or reconnecting (after a failure). */
+  /** Opens the follow stream; the state shown until it answers is following (asked for) or reconnecting (after a failure). */
   private open(resuming: boolean, until: 'following' | 'reconnecting' = resuming ? 'reconnecting' : 'following'): void {
     const filters = this.filters as Filters;
     const q = filterParams(filters);
     const after = this.cursor();
-    this.urlDaemon = undefined;
     if (resuming && after !== undefined && this.daemon !== undefined) {
       q.set('after', String(after));
       q.set('daemon', this.daemon);
-      this.urlDaemon = this.daemon;
     } else {
       // Nothing to resume after (nothing came yet): the recent past, as a fresh follow.
       q.set('n', String(FOLLOW_BACKLOG));
     }
     const gen = this.gen;
-    const url = `/api/follow?${q}`;
-    const es = new EventSource(url);
-    this.es = es;
+    const abort = (this.abort = new AbortController());
     this.setState(until);
-    es.onopen = () => {
-      if (gen !== this.gen) return;
-      this.setState('following');
-      this.on.problem('');
-    };
-    es.addEventListener('hello', (ev) => {
-      if (gen !== this.gen) return;
-      const hello = parseWire((ev as MessageEvent<string>).data) as { daemon?: unknown; next?: unknown } | undefined;
-      if (!hello || typeof hello.daemon !== 'string') return;
-      if (this.daemon !== undefined && hello.daemon !== this.daemon) {
-        // A new memlogd: its seqs start again, and what the old one held and had not sent is gone.
-        this.on.entry(held('notice', { time: new Date().toISOString(), source: 'memlog web', msg: `memlogd restarted (daemon ${this.daemon} is gone, now ${hello.daemon}): entries it had not sent are lost` }));
-        this.lastSeq = -1;
-      }
-      this.daemon = hello.daemon;
-      if (typeof hello.next === 'number' && this.lastSeq < 0) this.helloNext = hello.next;
-    });
-    es.onmessage = (ev: MessageEvent<string>) => {
-      if (gen !== this.gen) return;
-      const wire = parseWire(ev.data);
-      if (!wire) return;
-      const h = held('entry', wire);
-      if (h.seq < 0 && ev.lastEventId !== '') h.seq = Number(ev.lastEventId);
-      // Never twice: a resume overlapping what is held (a server that replays from an earlier cursor).
-      if (h.seq >= 0) {
-        if (h.seq <= this.lastSeq) return;
-        this.lastSeq = h.seq;
-      }
-      this.on.entry(h);
-    };
-    es.addEventListener('lost', (ev) => {
-      if (gen !== this.gen) return;
-      const wire = parseWire((ev as MessageEvent<string>).data);
-      if (wire) this.on.entry(held('lost', wire));
-    });
-    es.addEventListener('skipped', (ev) => {
-      if (gen !== this.gen) return;
-      const wire = parseWire((ev as MessageEvent<string>).data);
-      if (!wire) return;
-      const msg = typeof wire.msg === 'string' ? wire.msg : `memlogd skipped entries: ${JSON.stringify(wire)}`;
-      this.on.entry(held('notice', { ...wire, time: typeof wire.time === 'string' ? wire.time : new Date().toISOString(), source: String(wire.source ?? 'memlogd'), msg }));
-    });
-    es.onerror = () => {
-      if (gen !== this.gen) return;
-      // The browser reconnects by itself, with Last-Event-ID, to the same URL: fine when that URL names the
-      // daemon whose seqs these are (a restarted memlogd then sends all of its own entries, not those after an
-      // old seq of another daemon). A URL without it, or with another, is replaced by one with it, below.
-      if (es.readyState === EventSource.CONNECTING && (this.daemon === undefined || this.urlDaemon === this.daemon)) {
-        this.setState('reconnecting');
-        return;
-      }
-      // Closed for good (an answer that is not an event stream), or to be replaced: find out why, then open again.
-      es.close();
-      this.setState('reconnecting');
-      void this.explain(gen);
-    };
+    void this.stream(`/api/follow?${q}`, abort.signal, gen);
   }
 
-  /** Asks /api/entries with the same filters what is wrong: a bad filter stops here, anything else is retried. */
-  private async explain(gen: number): Promise<void> {
-    const q = filterParams(this.filters as Filters);
-    q.set('n', '1');
-    let retry = true;
+  /**
+   * Reads the event stream with fetch (one callback per chunk, not per event as EventSource would). When it
+   * ends or fails, it is opened again after the server's retry time, after the last seq held of the same
+   * daemon (what EventSource's Last-Event-ID did); a filter the server refuses (400) pauses until it changes.
+   */
+  private async stream(url: string, signal: AbortSignal, gen: number): Promise<void> {
+    const parser = new SseParser();
+    let answered = false;
     try {
-      const r = await fetch(`/api/entries?${q}`);
-      const text = r.ok ? '' : (await r.text()).trim().split('\n')[0];
+      const r = await fetch(url, { signal, cache: 'no-store', headers: { Accept: 'text/event-stream' } });
+      answered = true;
       if (gen !== this.gen) return;
-      // A filter the server refuses: nothing to retry until it changes; paused, so Resume tries again.
-      if (r.status === 400) {
-        retry = false;
-        this.setState('paused');
+      const type = r.headers.get('Content-Type') ?? '';
+      if (!r.ok || !r.body || !type.startsWith('text/event-stream')) {
+        const text = (await r.text()).trim().split('\n')[0];
+        if (gen !== this.gen) return;
+        if (r.status === 400) {
+          // Nothing to retry until the filter changes; paused, so Resume tries again.
+          this.setState('paused');
+          this.on.problem(text || 'the server refused the filter');
+          return;
+        }
+        this.setState('reconnecting');
+        this.on.problem(text || `the server answered ${r.status}`);
+        this.reopenLater(gen, REOPEN_MS);
+        return;
       }
-      this.on.problem(r.ok ? '' : text || `the server answered ${r.status}`);
+      this.setState('following');
+      this.on.problem('');
+      const reader = r.body.getReader();
+      const decoder = new TextDecoder();
+      const events: SseEvent[] = [];
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (gen !== this.gen) return;
+        if (done) break;
+        parser.push(decoder.decode(value, { stream: true }), events);
+        for (const ev of events) this.event(ev);
+        events.length = 0;
+      }
     } catch {
-      if (gen !== this.gen) return;
-      this.on.problem('the server cannot be reached');
+      if (gen !== this.gen || signal.aborted) return;
+      // The server cannot be reached (said), or the stream broke: as the end of the stream, below.
+      if (!answered) this.on.problem('the server cannot be reached');
     }
-    if (!retry || gen !== this.gen) return;
+    if (gen !== this.gen) return;
+    this.setState('reconnecting');
+    this.reopenLater(gen, parser.retryMs ?? REOPEN_MS);
+  }
+
+  private reopenLater(gen: number, ms: number): void {
     this.reopenTimer = window.setTimeout(() => {
       if (gen !== this.gen) return;
       this.reopenTimer = undefined;
       this.open(true);
-    }, REOPEN_MS);
+    }, ms);
+  }
+
+  /** One event of the follow stream. */
+  private event(ev: SseEvent): void {
+    switch (ev.type) {
+      case 'message': {
+        const wire = parseWire(ev.data);
+        if (!wire) return;
+        const h = held('entry', wire);
+        if (h.seq < 0 && ev.lastEventId !== '') h.seq = Number(ev.lastEventId);
+        // Never twice: a resume overlapping what is held (a server that replays from an earlier cursor).
+        if (h.seq >= 0) {
+          if (h.seq <= this.lastSeq) return;
+          this.lastSeq = h.seq;
+        }
+        this.on.entry(h);
+        return;
+      }
+      case 'hello': {
+        const hello = parseWire(ev.data) as { daemon?: unknown; next?: unknown } | undefined;
+        if (!hello || typeof hello.daemon !== 'string') return;
+        if (this.daemon !== undefined && hello.daemon !== this.daemon) {
+          // A new memlogd: its seqs start again, and what the old one held and had not sent is gone.
+          this.on.entry(held('notice', { time: new Date().toISOString(), source: 'memlog web', msg: `memlogd restarted (daemon ${this.daemon} is gone, now ${hello.daemon}): entries it had not sent are lost` }));
+          this.lastSeq = -1;
+        }
+        this.daemon = hello.daemon;
+        if (typeof hello.next === 'number' && this.lastSeq < 0) this.helloNext = hello.next;
+        return;
+      }
+      case 'lost': {
+        const wire = parseWire(ev.data);
+        if (wire) this.on.entry(held('lost', wire));
+        return;
+      }
+      case 'skipped': {
+        const wire = parseWire(ev.data);
+        if (!wire) return;
+        const msg = typeof wire.msg === 'string' ? wire.msg : `memlogd skipped entries: ${JSON.stringify(wire)}`;
+        this.on.entry(held('notice', { ...wire, time: typeof wire.time === 'string' ? wire.time : new Date().toISOString(), source: String(wire.source ?? 'memlogd'), msg }));
+        return;
+      }
+      default:
+      // Other event types are not the page's.
+    }
   }
 
   /** Reads JSON lines from url into entries, until the answer ends. */

@@ -8,23 +8,35 @@ import { LEVEL_NAMES, LEVEL_SHORT } from './levels.js';
 import type { Held, Store } from './store.js';
 import { shortLocal } from './time.js';
 
+/** An entry row's class by severity (8: none). */
+const SEV_CLASS = Array.from({ length: 9 }, (_, k) => `entry sev-${k === 8 ? 'none' : k}`);
+
 /** Rows drawn beyond each edge of the view, so a small scroll shows no blank. */
 const MARGIN = 20;
 
+/** A row's cells are text nodes kept for good: a new value is set as their data (text only, no node made or removed). */
 interface Row {
   el: HTMLDivElement;
-  time: HTMLSpanElement;
-  level: HTMLSpanElement;
-  source: HTMLSpanElement;
-  msg: HTMLSpanElement;
+  time: Text;
+  level: Text;
+  source: Text;
+  msg: Text;
+  cls: string;
+  seq: number;
   shown: Held | undefined;
 }
 
-function span(parent: HTMLElement, cls: string): HTMLSpanElement {
+function cell(parent: HTMLElement, cls: string): Text {
   const s = document.createElement('span');
   s.className = cls;
+  const t = document.createTextNode('');
+  s.appendChild(t);
   parent.appendChild(s);
-  return s;
+  return t;
+}
+
+function setText(t: Text, v: string): void {
+  if (t.data !== v) t.data = v;
 }
 
 /** The row's tooltip: every field memlogd sent, as text. */
@@ -107,10 +119,11 @@ export class VirtualList {
   private hide(row: Row): void {
     row.shown = undefined;
     row.el.hidden = true;
-    row.el.className = 'free';
+    row.el.className = row.cls = 'free';
     delete row.el.dataset.seq;
+    row.seq = -1;
     row.el.title = '';
-    for (const s of [row.time, row.level, row.source, row.msg]) s.textContent = '';
+    for (const t of [row.time, row.level, row.source, row.msg]) setText(t, '');
   }
 
   /** Draws what is in view: called once per animation frame at most, writes only. */
@@ -133,7 +146,8 @@ export class VirtualList {
       this.top = top;
       this.el.scrollTop = top;
     }
-    const first = Math.max(0, Math.floor(top / this.rowH) - MARGIN);
+    // Stuck to the bottom, nothing is drawn above the view: the reader is not scrolling, and every row shown changes anyway.
+    const first = Math.max(0, Math.floor(top / this.rowH) - (this.stick ? 0 : MARGIN));
     const end = Math.min(n, Math.ceil((top + this.viewH) / this.rowH) + MARGIN);
     const want = end - first;
     while (this.pool.length < want) this.pool.push(this.newRow());
@@ -151,7 +165,7 @@ export class VirtualList {
   private newRow(): Row {
     const el = document.createElement('div');
     el.hidden = true;
-    const row: Row = { el, time: span(el, 'time'), level: span(el, 'level'), source: span(el, 'source'), msg: span(el, 'msg'), shown: undefined };
+    const row: Row = { el, time: cell(el, 'time'), level: cell(el, 'level'), source: cell(el, 'source'), msg: cell(el, 'msg'), cls: '', seq: -1, shown: undefined };
     this.rows.appendChild(el);
     return row;
   }
@@ -159,19 +173,25 @@ export class VirtualList {
   private fill(row: Row, h: Held): void {
     if (row.shown === h) return;
     row.shown = h;
-    row.el.hidden = false;
+    if (row.el.hidden) row.el.hidden = false;
+    // Only what differs is written: an unchanged class or attribute costs no style work.
+    let cls: string;
     if (h.kind === 'entry') {
-      row.el.className = `entry sev-${h.sev < 0 ? 'none' : h.sev}`;
-      row.level.textContent = h.sev < 0 ? '' : LEVEL_SHORT[h.sev];
+      cls = SEV_CLASS[h.sev < 0 ? 8 : h.sev];
+      setText(row.level, h.sev < 0 ? '' : LEVEL_SHORT[h.sev]);
     } else {
-      row.el.className = h.kind === 'lost' ? 'lost' : 'notice';
-      row.level.textContent = h.kind === 'lost' ? 'LOST' : '—';
+      cls = h.kind === 'lost' ? 'lost' : 'notice';
+      setText(row.level, h.kind === 'lost' ? 'LOST' : '—');
     }
-    if (h.seq >= 0) row.el.dataset.seq = String(h.seq);
-    else delete row.el.dataset.seq;
-    row.time.textContent = shortLocal(h.ms);
-    row.source.textContent = h.source;
-    row.msg.textContent = h.msg;
-    row.el.title = '';
+    if (row.cls !== cls) row.el.className = row.cls = cls;
+    if (h.seq !== row.seq) {
+      if (h.seq >= 0) row.el.dataset.seq = String(h.seq);
+      else delete row.el.dataset.seq;
+      row.seq = h.seq;
+    }
+    setText(row.time, shortLocal(h.ms));
+    setText(row.source, h.source);
+    setText(row.msg, h.msg);
+    if (row.el.title !== '') row.el.title = '';
   }
 }
