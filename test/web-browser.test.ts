@@ -291,7 +291,7 @@ test('memlogd restarts: the page says so and follows the new one, all of its ent
   assert.deepEqual(errors.filter((e) => !/status of 502|net::ERR_/.test(e)), []);
 });
 
-test('log text that is HTML shows as that text and runs nothing, under the page own CSP', async (t) => {
+test("log text that is HTML shows as that text and runs nothing, under the page's own CSP", async (t) => {
   const s = await setup(t);
   if (!s) return;
   const nasty = ['<img src=x onerror="window.__pwned=1">', '</script><script>window.__pwned=2</script>', '<b>bold?</b> & &amp; "quotes"'];
