@@ -59,11 +59,6 @@ async function write(daemon: DaemonProcess, source: string, lines: string[]): Pr
   }
 }
 
-/** The seqs memlogd's ring holds, in order. */
-async function ringSeqs(daemon: DaemonProcess): Promise<number[]> {
-  return (await dump(daemon.querySocket)).map((e) => (e as unknown as { seq: number }).seq);
-}
-
 /** Waits until memlogd holds a message (the entry is in the ring, so a follower will get it). */
 async function inRing(daemon: DaemonProcess, msg: string): Promise<number[]> {
   return waitFor(`memlogd to hold "${msg}"`, async () => {

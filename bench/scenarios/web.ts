@@ -71,6 +71,18 @@ interface Compared {
   differ: number;
 }
 
+/** One comparison's figures, keyed `<prefix>WebMs`, `<prefix>Ratio` (web / logread), `<prefix>OfDirect` (web / memlogd direct)... */
+function comparedValues(prefix: string, r: Compared): Values {
+  return {
+    [`${prefix}WebMs`]: r.webMs,
+    [`${prefix}LogreadMs`]: r.logreadMs,
+    [`${prefix}Ratio`]: r.webMs / r.logreadMs,
+    [`${prefix}DirectMs`]: r.directMs,
+    [`${prefix}OfDirect`]: r.webMs / r.directMs,
+    [`${prefix}Lines`]: r.lines,
+  };
+}
+
 async function compareQuery(base: string, querySocket: string, q: Query, tries = TRIES): Promise<Compared> {
   const url = `${base}/api/entries${q.params.length ? `?${new URLSearchParams(q.params).toString()}` : ''}`;
   const args = ['-socket', querySocket, '-o', 'json', ...q.flags];
@@ -261,23 +273,9 @@ export const web: Scenario = {
       // One try: a whole ring is seconds each way, and it is for comparison only.
       const all = await compareQuery(web.base, query, { params: [], flags: [], request: Buffer.from([0]) }, 1);
       const values: Values = {
-        grepWebMs: grep.webMs,
-        grepLogreadMs: grep.logreadMs,
-        grepRatio: grep.webMs / grep.logreadMs,
-        grepDirectMs: grep.directMs,
-        grepOfDirect: grep.webMs / grep.directMs,
-        grepLines: grep.lines,
-        srcWebMs: src.webMs,
-        srcLogreadMs: src.logreadMs,
-        srcRatio: src.webMs / src.logreadMs,
-        srcDirectMs: src.directMs,
-        srcOfDirect: src.webMs / src.directMs,
-        srcLines: src.lines,
-        allWebMs: all.webMs,
-        allLogreadMs: all.logreadMs,
-        allRatio: all.webMs / all.logreadMs,
-        allDirectMs: all.directMs,
-        allOfDirect: all.webMs / all.directMs,
+        ...comparedValues('grep', grep),
+        ...comparedValues('src', src),
+        ...comparedValues('all', all),
         allWebMBps: all.bytes / MB / (all.webMs / 1000),
         differ: grep.differ + src.differ + all.differ,
       };

@@ -22,7 +22,8 @@ import type { Source } from '../ring/sources.js';
 import { openKmsg, readOpenedKmsg, type OpenedKmsg } from '../kmsg/reader.js';
 import type { KmsgRecord } from '../kmsg/record.js';
 import { LineSplitter } from './line-splitter.js';
-import type { RateLimiter, SourceLimit } from './rate-limit.js';
+import type { RingInputOptions } from './input-options.js';
+import type { SourceLimit } from './rate-limit.js';
 
 /** The source of the entries: what `logwrite -n kmsg memlog-kmsg` names them. */
 export const KMSG_SOURCE = 'kmsg';
@@ -31,16 +32,10 @@ const HOLD_STEP_MS = 1;
 /** Entries added at most before the event loop gets a turn. */
 const MAX_ENTRIES_PER_TURN = 256;
 
-export interface KmsgInputOptions {
+/** The limiter, if on, limits `kmsg` as any source (it was, through the launcher). */
+export interface KmsgInputOptions extends RingInputOptions {
   /** /dev/kmsg, or a file or FIFO of captured records. */
   device: string;
-  maxLineLen: number;
-  /** Rate limits per source, if on: `kmsg` is limited as any source is (it was, through the launcher). */
-  limiter?: RateLimiter;
-  /** The daemon's own log (entries with source memlogd). */
-  log(msg: string): void;
-  /** New entries are in the ring. */
-  onData(): void;
   /** Whether the stream inputs are held for a follower just now (kmsg waits too). */
   held(): boolean;
   /** Reading stopped for good, other than by close(): the kernel log is no longer collected. */

@@ -13,20 +13,13 @@ import { LineSplitter } from './line-splitter.js';
 import { BatchReader } from './batch-reader.js';
 import { sourceName } from './source-name.js';
 import { MAX_NAME_BYTES } from '../protocol/wire.js';
-import type { RateLimiter } from './rate-limit.js';
+import type { RingInputOptions } from './input-options.js';
 
-export interface LogSocketOptions {
-  maxLineLen: number;
+export interface LogSocketOptions extends RingInputOptions {
   /** Streams read at once; fds beyond are refused (closed, with an entry saying so). */
   maxStreams: number;
-  /** Rate limits per source, if on. */
-  limiter?: RateLimiter;
   /** Read a leading `<N>` of each line as its severity (-stream-priority-prefix). */
   priorityPrefix?: boolean;
-  /** The daemon's own log (entries with source memlogd). */
-  log(msg: string): void;
-  /** New entries are in the ring. */
-  onData(): void;
   /**
    * The socket can receive nothing more (recvmsg failed for good: the fd is
    * no longer a working socket). The receiver has stopped; the streams

@@ -35,7 +35,7 @@ import {
   type Sender,
 } from '../../native.js';
 import type { Ring } from '../../ring/ring.js';
-import type { RateLimiter } from '../rate-limit.js';
+import type { RingInputOptions } from '../input-options.js';
 import { appendSyslog, type Transport } from './entry.js';
 import { SyslogFramer } from './framing.js';
 import { parseSyslog } from './parse.js';
@@ -46,13 +46,9 @@ const REFUSAL_LOG_MS = 10_000;
 /** Datagrams read per batch (recvmmsg): a 4 MiB buffer, one 64 KiB slot each. */
 const BATCH_SLOTS = 64;
 
-export interface SyslogOptions {
-  maxLineLen: number;
+export interface SyslogOptions extends RingInputOptions {
   /** Stream connections at once; more are closed at once (and counted). */
   maxConnections: number;
-  limiter?: RateLimiter;
-  log(msg: string): void;
-  onData(): void;
   /** The datagram socket failed for good. */
   onFailure(err: NativeSystemError): void;
 }
